@@ -1,0 +1,2 @@
+//! The `ocipull` command-line tool.
+fn main() {}

@@ -1,0 +1,436 @@
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
+
+use super::{ANNOTATION_REF_NAME, LAYOUT_VERSION, LayoutError, LayoutReader, blob_path};
+use crate::{Descriptor, DigestVerifier, ImageIndex};
+
+/// Where partially downloaded blobs wait, relative to the layout directory. It is outside
+/// `blobs/` so that nothing unverified is ever visible as a blob.
+const PARTIAL_DIR: &str = ".ocipull-partial";
+
+/// Size of the write buffer in front of a blob file: large writes keep the number of
+/// blocking-pool hops per megabyte low.
+const WRITE_BUFFER: usize = 1 << 20;
+
+/// Writes an OCI image layout: verified blobs, then `index.json`.
+///
+/// Every file appears atomically: content goes to a temporary file in the layout, is
+/// verified against its descriptor, flushed to disk (`fsync`), and only then renamed into
+/// place. A failed or interrupted write leaves no unverified blob behind.
+///
+/// ```
+/// use ocipull_spec::{Descriptor, Digest, layout::{LayoutReader, LayoutWriter}};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// let writer = LayoutWriter::create(dir.path())?;
+/// let data = b"hello";
+/// let desc = Descriptor::new("application/octet-stream", Digest::sha256(data), 5);
+/// writer.write_blob_bytes(&desc, data)?;
+/// assert!(writer.has_blob(&desc));
+/// let bad = Descriptor::new("application/octet-stream", Digest::sha256(b"other"), 5);
+/// assert!(writer.write_blob_bytes(&bad, data).is_err());
+/// assert!(!writer.has_blob(&bad));
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct LayoutWriter {
+    dir: PathBuf,
+    index: Mutex<ImageIndex>,
+}
+
+impl LayoutWriter {
+    /// Opens the layout at `dir` for writing, creating the directory, `oci-layout` and an
+    /// empty index when they do not exist. An existing layout keeps its `index.json` entries.
+    pub fn create(dir: impl AsRef<Path>) -> Result<LayoutWriter, LayoutError> {
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(dir.join("blobs")).map_err(LayoutError::io(&dir))?;
+        let index = if dir.join("oci-layout").exists() && dir.join("index.json").exists() {
+            LayoutReader::open(&dir)?.index().clone()
+        } else {
+            let layout = format!("{{\"imageLayoutVersion\":\"{LAYOUT_VERSION}\"}}");
+            write_atomically(&dir, "oci-layout", layout.as_bytes())?;
+            ImageIndex::empty()
+        };
+        let writer = LayoutWriter {
+            dir,
+            index: Mutex::new(index),
+        };
+        if !writer.dir.join("index.json").exists() {
+            writer.write_index()?;
+        }
+        Ok(writer)
+    }
+
+    /// The layout's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The path of the blob with `digest`.
+    pub fn blob_path(&self, digest: &crate::Digest) -> PathBuf {
+        blob_path(&self.dir, digest)
+    }
+
+    /// Whether the blob is present with the descriptor's size. Blobs only appear after
+    /// verification, so a present blob of the right size was verified when it was written;
+    /// use [`LayoutWriter::verify_blob`] to hash it again.
+    pub fn has_blob(&self, descriptor: &Descriptor) -> bool {
+        std::fs::metadata(self.blob_path(&descriptor.digest))
+            .is_ok_and(|m| m.is_file() && m.len() == descriptor.size)
+    }
+
+    /// Hashes a present blob again and checks it against its descriptor.
+    pub async fn verify_blob(&self, descriptor: &Descriptor) -> Result<(), LayoutError> {
+        let path = self.blob_path(&descriptor.digest);
+        let mut file = tokio::fs::File::open(&path)
+            .await
+            .map_err(LayoutError::io(&path))?;
+        let mut verifier = descriptor.digest.verifier();
+        hash_into(&mut file, &mut verifier, &path).await?;
+        check_size(descriptor, verifier.len())?;
+        Ok(verifier.finish()?)
+    }
+
+    /// Writes a blob that is already in memory (a manifest, a config).
+    pub fn write_blob_bytes(
+        &self,
+        descriptor: &Descriptor,
+        bytes: &[u8],
+    ) -> Result<(), LayoutError> {
+        check_size(descriptor, bytes.len() as u64)?;
+        let mut verifier = descriptor.digest.verifier();
+        verifier.update(bytes);
+        verifier.finish()?;
+        let path = self.blob_path(&descriptor.digest);
+        let parent = path.parent().expect("blob paths have a parent");
+        std::fs::create_dir_all(parent).map_err(LayoutError::io(parent))?;
+        write_atomically(parent, descriptor.digest.encoded(), bytes)
+    }
+
+    /// Streams a blob from `reader`, verifying size and digest before it appears.
+    pub async fn write_blob<R: AsyncRead + Unpin>(
+        &self,
+        descriptor: &Descriptor,
+        mut reader: R,
+    ) -> Result<(), LayoutError> {
+        let mut partial = self.partial(descriptor).await?;
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = reader
+                .read(&mut buf)
+                .await
+                .map_err(LayoutError::io(&partial.path))?;
+            if n == 0 {
+                break;
+            }
+            partial.write(&buf[..n]).await?;
+        }
+        partial.commit().await
+    }
+
+    /// Opens (or resumes) the partial download of a blob.
+    ///
+    /// Bytes kept from an earlier, interrupted download are hashed again, so
+    /// [`PartialBlob::offset`] says where to resume (e.g. with an HTTP `Range`). At most one
+    /// writer should hold the partial file of a digest at a time.
+    pub async fn partial(&self, descriptor: &Descriptor) -> Result<PartialBlob, LayoutError> {
+        let dir = self.dir.join(PARTIAL_DIR);
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(LayoutError::io(&dir))?;
+        let d = &descriptor.digest;
+        let path = dir.join(format!("{}-{}", d.algorithm(), d.encoded()));
+        let mut file = tokio::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .await
+            .map_err(LayoutError::io(&path))?;
+        let mut verifier = d.verifier();
+        let kept = file.metadata().await.map_err(LayoutError::io(&path))?.len();
+        if kept > descriptor.size {
+            // Longer than the blob can be: not a prefix of it.
+            file.set_len(0).await.map_err(LayoutError::io(&path))?;
+        } else if kept > 0 {
+            hash_into(&mut file, &mut verifier, &path).await?;
+        }
+        file.seek(std::io::SeekFrom::End(0))
+            .await
+            .map_err(LayoutError::io(&path))?;
+        Ok(PartialBlob {
+            descriptor: descriptor.clone(),
+            final_path: self.blob_path(d),
+            path,
+            file: BufWriter::with_capacity(WRITE_BUFFER, file),
+            verifier,
+        })
+    }
+
+    /// Adds `descriptor` to `index.json`, named `ref_name` when given, and writes the index.
+    /// An entry with the same name is replaced (the name moves, as a tag does); an unnamed
+    /// entry replaces an unnamed one with the same digest.
+    pub fn add_manifest(
+        &self,
+        descriptor: &Descriptor,
+        ref_name: Option<&str>,
+    ) -> Result<(), LayoutError> {
+        {
+            let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
+            let mut entry = descriptor.clone();
+            if let Some(name) = ref_name {
+                entry
+                    .annotations
+                    .get_or_insert_with(Default::default)
+                    .insert(ANNOTATION_REF_NAME.to_owned(), name.to_owned());
+            }
+            index
+                .manifests
+                .retain(|d| match (ref_name, d.annotation(ANNOTATION_REF_NAME)) {
+                    (Some(name), Some(existing)) => name != existing,
+                    (None, None) => d.digest != descriptor.digest,
+                    _ => true,
+                });
+            index.manifests.push(entry);
+        }
+        self.write_index()
+    }
+
+    /// A copy of the index as it will be (or was) written.
+    pub fn index(&self) -> ImageIndex {
+        self.index.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn write_index(&self) -> Result<(), LayoutError> {
+        let json = {
+            let index = self.index.lock().unwrap_or_else(|p| p.into_inner());
+            serde_json::to_vec(&*index).expect("an index always serialises")
+        };
+        write_atomically(&self.dir, "index.json", &json)?;
+        // The partial directory is only scaffolding; drop it once it is empty.
+        let _ = std::fs::remove_dir(self.dir.join(PARTIAL_DIR));
+        Ok(())
+    }
+}
+
+/// A blob being downloaded into a layout; see [`LayoutWriter::partial`].
+#[derive(Debug)]
+pub struct PartialBlob {
+    descriptor: Descriptor,
+    final_path: PathBuf,
+    path: PathBuf,
+    file: BufWriter<tokio::fs::File>,
+    verifier: DigestVerifier,
+}
+
+impl PartialBlob {
+    /// How many bytes are already there: where the download continues.
+    pub fn offset(&self) -> u64 {
+        self.verifier.len()
+    }
+
+    /// The descriptor being written.
+    pub fn descriptor(&self) -> &Descriptor {
+        &self.descriptor
+    }
+
+    /// Appends the next bytes. More bytes than the descriptor's size is an error, and the
+    /// partial file is discarded.
+    pub async fn write(&mut self, bytes: &[u8]) -> Result<(), LayoutError> {
+        let after = self.verifier.len() + bytes.len() as u64;
+        if after > self.descriptor.size {
+            let err = LayoutError::SizeMismatch {
+                digest: self.descriptor.digest.clone(),
+                expected: self.descriptor.size,
+                actual: after,
+            };
+            let _ = tokio::fs::remove_file(&self.path).await;
+            return Err(err);
+        }
+        self.verifier.update(bytes);
+        self.file
+            .write_all(bytes)
+            .await
+            .map_err(LayoutError::io(&self.path))
+    }
+
+    /// Flushes what was written, keeping it for a later resume.
+    pub async fn flush(&mut self) -> Result<(), LayoutError> {
+        self.file.flush().await.map_err(LayoutError::io(&self.path))
+    }
+
+    /// Verifies size and digest, flushes the file to disk and renames it into `blobs/`.
+    ///
+    /// Too few bytes keeps the partial file for a later resume; a digest mismatch deletes it.
+    pub async fn commit(mut self) -> Result<(), LayoutError> {
+        self.flush().await?;
+        check_size(&self.descriptor, self.verifier.len())?;
+        if let Err(mismatch) = self.verifier.finish() {
+            let _ = tokio::fs::remove_file(&self.path).await;
+            return Err(mismatch.into());
+        }
+        let file = self.file.into_inner();
+        file.sync_all().await.map_err(LayoutError::io(&self.path))?;
+        drop(file);
+        let parent = self
+            .final_path
+            .parent()
+            .expect("blob paths have a parent")
+            .to_owned();
+        tokio::fs::create_dir_all(&parent)
+            .await
+            .map_err(LayoutError::io(&parent))?;
+        tokio::fs::rename(&self.path, &self.final_path)
+            .await
+            .map_err(LayoutError::io(&self.final_path))?;
+        sync_dir(&parent)
+    }
+
+    /// Deletes the partial file.
+    pub async fn discard(self) {
+        drop(self.file);
+        let _ = tokio::fs::remove_file(&self.path).await;
+    }
+}
+
+fn check_size(descriptor: &Descriptor, actual: u64) -> Result<(), LayoutError> {
+    if actual != descriptor.size {
+        return Err(LayoutError::SizeMismatch {
+            digest: descriptor.digest.clone(),
+            expected: descriptor.size,
+            actual,
+        });
+    }
+    Ok(())
+}
+
+async fn hash_into(
+    file: &mut tokio::fs::File,
+    verifier: &mut DigestVerifier,
+    path: &Path,
+) -> Result<(), LayoutError> {
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = file.read(&mut buf).await.map_err(LayoutError::io(path))?;
+        if n == 0 {
+            return Ok(());
+        }
+        verifier.update(&buf[..n]);
+    }
+}
+
+/// Writes `dir/name` through a temporary file in `dir`, fsynced before the rename.
+fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), LayoutError> {
+    let target = dir.join(name);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .map_err(LayoutError::io(dir))?;
+    tmp.write_all(bytes).map_err(LayoutError::io(tmp.path()))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(LayoutError::io(tmp.path()))?;
+    tmp.persist(&target).map_err(|e| LayoutError::Io {
+        path: target.clone(),
+        source: e.error,
+    })?;
+    sync_dir(dir)
+}
+
+/// Makes a rename durable by syncing the directory that holds it.
+fn sync_dir(dir: &Path) -> Result<(), LayoutError> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(LayoutError::io(dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Digest;
+
+    fn desc(data: &[u8]) -> Descriptor {
+        Descriptor::new(
+            "application/octet-stream",
+            Digest::sha256(data),
+            data.len() as u64,
+        )
+    }
+
+    #[tokio::test]
+    async fn wrong_content_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = LayoutWriter::create(dir.path()).unwrap();
+        let d = desc(b"expected content");
+        let err = w
+            .write_blob(&d, &b"corrupt content!"[..])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, LayoutError::Digest(_)), "{err:?}");
+        assert!(!w.blob_path(&d.digest).exists());
+        assert!(
+            !dir.path()
+                .join(PARTIAL_DIR)
+                .join(format!("sha256-{}", d.digest.encoded()))
+                .exists()
+        );
+        let err = w
+            .write_blob(&d, &b"too long content here"[..])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, LayoutError::SizeMismatch { .. }), "{err:?}");
+        assert!(!w.blob_path(&d.digest).exists());
+    }
+
+    #[tokio::test]
+    async fn partial_download_resumes() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = LayoutWriter::create(dir.path()).unwrap();
+        let data = b"0123456789abcdef";
+        let d = desc(data);
+        let mut p = w.partial(&d).await.unwrap();
+        p.write(&data[..6]).await.unwrap();
+        // Interrupted: too few bytes keep the partial file.
+        assert!(matches!(
+            p.commit().await,
+            Err(LayoutError::SizeMismatch { actual: 6, .. })
+        ));
+        assert!(!w.has_blob(&d));
+        let mut p = w.partial(&d).await.unwrap();
+        assert_eq!(p.offset(), 6);
+        p.write(&data[6..]).await.unwrap();
+        p.commit().await.unwrap();
+        assert!(w.has_blob(&d));
+        w.verify_blob(&d).await.unwrap();
+        assert_eq!(std::fs::read(w.blob_path(&d.digest)).unwrap(), data);
+    }
+
+    #[tokio::test]
+    async fn index_round_trips_through_reader() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = LayoutWriter::create(dir.path()).unwrap();
+        let d = desc(b"m");
+        w.add_manifest(&d, Some("v1")).unwrap();
+        w.add_manifest(&desc(b"n"), Some("v1")).unwrap();
+        w.add_manifest(&d, Some("v2")).unwrap();
+        let r = LayoutReader::open(dir.path()).unwrap();
+        let names: Vec<_> = r
+            .entries()
+            .map(|e| (e.ref_name.unwrap(), e.descriptor.digest))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("v1".into(), Digest::sha256(b"n")),
+                ("v2".into(), d.digest.clone())
+            ]
+        );
+        // Reopening keeps the entries.
+        let again = LayoutWriter::create(dir.path()).unwrap();
+        assert_eq!(again.index().manifests.len(), 2);
+    }
+}
