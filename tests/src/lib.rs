@@ -1,0 +1,58 @@
+//! End-to-end tests of the ocipull crates, and the peer harness they use.
+//!
+//! The harness runs real peer programs on loopback ports, each test with its
+//! own instances and temporary directories:
+//!
+//! - [`require`] finds a [`Peer`] (Distribution, skopeo, oras-py). Locally a
+//!   missing peer skips the test; with `CI` set it fails it.
+//! - [`Distribution`] starts the reference registry: plain HTTP, token auth
+//!   (backed by a [`TokenIssuer`]) or HTTPS (with a [`TestCa`]).
+//! - [`ImageFixture`] and [`IndexFixture`] make small random images and write
+//!   them as an OCI layout or skopeo's `dir:` format.
+//! - [`Skopeo`] pushes fixtures into a registry and inspects them.
+//!
+//! ```
+//! use ocipull_tests::{Distribution, ImageFixture, Peer, Skopeo, require};
+//!
+//! let (Some(registry_bin), Some(skopeo_bin)) = (require(Peer::Distribution), require(Peer::Skopeo))
+//! else {
+//!     return; // skipped (never in CI)
+//! };
+//! let registry = Distribution::with_token_auth(registry_bin).unwrap();
+//! let skopeo = Skopeo::new(skopeo_bin).unwrap();
+//!
+//! let image = ImageFixture::oci();
+//! let layout = tempfile::tempdir().unwrap();
+//! image.write_oci_layout(layout.path(), "v1").unwrap();
+//! let src = format!("oci:{}:v1", layout.path().display());
+//! skopeo.push(&src, &registry, "demo/app:v1", &[]).unwrap();
+//!
+//! let served = skopeo.inspect_raw_in(&registry, "demo/app:v1").unwrap();
+//! assert_eq!(served, image.manifest.bytes);
+//! ```
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod command;
+mod distribution;
+mod fixture;
+mod http;
+mod peers;
+mod skopeo;
+mod tls;
+mod token;
+mod token_issuer;
+
+pub use command::CommandError;
+pub use distribution::{Distribution, DistributionBuilder, Storage};
+pub use fixture::{Blob, ImageFixture, ImageSpec, IndexFixture, MediaTypes, Platform};
+pub use http::{RawResponse, raw_get};
+pub use peers::{Peer, in_ci, locate, require};
+pub use skopeo::{Skopeo, registry_args};
+pub use tls::{IssuedCert, TestCa};
+pub use token::{Access, TokenSigner};
+pub use token_issuer::{
+    DEFAULT_ISSUER, DEFAULT_PASSWORD, DEFAULT_SERVICE, DEFAULT_TTL, DEFAULT_USERNAME, TokenIssuer,
+    TokenIssuerConfig, TokenRequest,
+};
