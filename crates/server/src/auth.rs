@@ -1,0 +1,390 @@
+//! Authentication as registries do it: Docker's token flow, or HTTP Basic.
+//!
+//! Sources: Docker "Token Authentication Specification" (the 401 challenge, the token
+//! endpoint and its JSON answer), RFC 6750 §3 (`error="invalid_token"` and
+//! `error="insufficient_scope"` in the challenge), RFC 7617 (Basic).
+//!
+//! Tokens are opaque random strings kept in the server's state, each granting `pull` on the
+//! repositories its request's `scope`s named.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use futures_util::future::BoxFuture;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use ocipull_spec::ErrorCode;
+use tower::ServiceExt;
+
+use crate::body::Body;
+use crate::layers::Inner;
+use crate::query::params;
+use crate::response::{JSON, error, value};
+use crate::route::{Route, route};
+
+/// Path of the token endpoint on the registry's own listener.
+pub const TOKEN_PATH: &str = "/token";
+
+/// The `service` named in challenges unless [`TokenAuth::service`] sets one.
+pub const DEFAULT_SERVICE: &str = "ocipull-test-registry";
+
+/// The `realm` of Basic challenges.
+pub const BASIC_REALM: &str = "ocipull";
+
+/// `expires_in` reported for tokens that do not expire: the Docker token spec's default when a
+/// server sends none is 60 seconds; an hour keeps clients from refreshing during a test.
+pub const UNLIMITED_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// How a server authenticates requests.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Auth {
+    /// HTTP Basic on every registry request.
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password.
+        ///
+        /// # Security
+        /// Test credentials only; `Debug` prints it.
+        password: String,
+    },
+    /// Docker-style bearer tokens from the server's own token endpoint.
+    Token(TokenAuth),
+}
+
+impl Auth {
+    /// HTTP Basic with these credentials.
+    pub fn basic(username: impl Into<String>, password: impl Into<String>) -> Auth {
+        Auth::Basic {
+            username: username.into(),
+            password: password.into(),
+        }
+    }
+}
+
+impl From<TokenAuth> for Auth {
+    fn from(t: TokenAuth) -> Auth {
+        Auth::Token(t)
+    }
+}
+
+/// Token auth settings.
+///
+/// ```
+/// use std::time::Duration;
+/// use ocipull_server::{Server, TokenAuth};
+/// let server = Server::builder()
+///     .auth(TokenAuth::with_credentials("user", "secret").expiry(Duration::from_secs(30)).into())
+///     .build();
+/// ```
+#[derive(Debug, Clone)]
+pub struct TokenAuth {
+    credentials: Option<(String, String)>,
+    expiry: Option<Duration>,
+    service: String,
+}
+
+impl TokenAuth {
+    /// Tokens for anyone who asks, as Docker Hub gives for public images.
+    pub fn anonymous() -> TokenAuth {
+        TokenAuth {
+            credentials: None,
+            expiry: None,
+            service: DEFAULT_SERVICE.to_owned(),
+        }
+    }
+
+    /// Tokens only for requests to the token endpoint with these Basic credentials.
+    pub fn with_credentials(username: impl Into<String>, password: impl Into<String>) -> TokenAuth {
+        TokenAuth {
+            credentials: Some((username.into(), password.into())),
+            ..TokenAuth::anonymous()
+        }
+    }
+
+    /// Tokens stop working this long after they are issued. Default is never (see also
+    /// [`AuthState::expire_tokens`], which needs no waiting).
+    pub fn expiry(mut self, lifetime: Duration) -> TokenAuth {
+        self.expiry = Some(lifetime);
+        self
+    }
+
+    /// The `service` in challenges. Default is [`DEFAULT_SERVICE`].
+    pub fn service(mut self, service: impl Into<String>) -> TokenAuth {
+        self.service = service.into();
+        self
+    }
+}
+
+/// A server's auth configuration and issued tokens; clones share them.
+#[derive(Debug, Clone)]
+pub struct AuthState(Arc<StateInner>);
+
+#[derive(Debug)]
+struct StateInner {
+    auth: Auth,
+    tokens: Mutex<HashMap<String, Grant>>,
+    issued: AtomicU64,
+}
+
+#[derive(Debug, Clone)]
+struct Grant {
+    repositories: Vec<String>,
+    expires: Option<Instant>,
+}
+
+impl AuthState {
+    pub(crate) fn new(auth: Auth) -> AuthState {
+        AuthState(Arc::new(StateInner {
+            auth,
+            tokens: Mutex::new(HashMap::new()),
+            issued: AtomicU64::new(0),
+        }))
+    }
+
+    /// How many tokens the token endpoint has issued.
+    pub fn tokens_issued(&self) -> u64 {
+        self.0.issued.load(Ordering::SeqCst)
+    }
+
+    /// Makes every token issued so far expired, so the next request with one is refused with
+    /// `error="invalid_token"` and a client must fetch a new one.
+    pub fn expire_tokens(&self) {
+        let past = Instant::now();
+        for g in self.tokens().values_mut() {
+            g.expires = Some(past);
+        }
+    }
+
+    fn tokens(&self) -> std::sync::MutexGuard<'_, HashMap<String, Grant>> {
+        self.0.tokens.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Answers a token request (Docker token spec, "Requesting a Token").
+    fn issue(&self, t: &TokenAuth, request: &Request<()>) -> Response<Body> {
+        if request.method() != Method::GET {
+            return crate::response::method_not_allowed();
+        }
+        if let Some((user, pass)) = &t.credentials {
+            if basic_credentials(request.headers()).as_ref() != Some(&(user.clone(), pass.clone()))
+            {
+                let mut r = error(
+                    StatusCode::UNAUTHORIZED,
+                    ErrorCode::Unauthorized,
+                    "the token endpoint needs valid Basic credentials",
+                );
+                r.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    value(&format!("Basic realm=\"{BASIC_REALM}\"")),
+                );
+                return r;
+            }
+        }
+        let query = request.uri().query();
+        let repositories: Vec<String> = params(query, "scope")
+            .iter()
+            .flat_map(|s| s.split(' '))
+            .filter_map(pull_scope)
+            .collect();
+        let token = format!(
+            "{:032x}{:032x}",
+            rand::random::<u128>(),
+            rand::random::<u128>()
+        );
+        let lifetime = t.expiry.unwrap_or(UNLIMITED_TOKEN_LIFETIME);
+        self.tokens().insert(
+            token.clone(),
+            Grant {
+                repositories,
+                expires: t.expiry.map(|e| Instant::now() + e),
+            },
+        );
+        self.0.issued.fetch_add(1, Ordering::SeqCst);
+        let json = serde_json::json!({
+            "token": token,
+            "access_token": token,
+            "expires_in": lifetime.as_secs().max(1),
+        });
+        let mut r = Response::new(Body::full(json.to_string()));
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+        r
+    }
+
+    /// `None` when the request may go on, or the 401 answer.
+    fn check(&self, request: &Request<()>) -> Option<Response<Body>> {
+        let repository = match route(request.uri().path()) {
+            Route::Unknown => return None,
+            Route::Base | Route::Upload => None,
+            Route::Manifest { name, .. }
+            | Route::Blob { name, .. }
+            | Route::Tags { name }
+            | Route::Referrers { name, .. } => Some(name),
+        };
+        match &self.0.auth {
+            Auth::Basic { username, password } => {
+                let ok = basic_credentials(request.headers())
+                    .is_some_and(|(u, p)| &u == username && &p == password);
+                (!ok).then(|| {
+                    unauthorized(
+                        format!("Basic realm=\"{BASIC_REALM}\""),
+                        "credentials required",
+                    )
+                })
+            }
+            Auth::Token(t) => {
+                let realm = format!("http://{}{TOKEN_PATH}", host(request));
+                let mut challenge = format!("Bearer realm=\"{realm}\",service=\"{}\"", t.service);
+                if let Some(name) = repository {
+                    challenge.push_str(&format!(",scope=\"repository:{name}:pull\""));
+                }
+                let Some(token) = bearer(request.headers()) else {
+                    return Some(unauthorized(challenge, "authentication required"));
+                };
+                let grant = self.tokens().get(&token).cloned();
+                let Some(grant) = grant.filter(|g| g.expires.is_none_or(|e| e > Instant::now()))
+                else {
+                    return Some(unauthorized(
+                        format!("{challenge},error=\"invalid_token\""),
+                        "the token is unknown or has expired",
+                    ));
+                };
+                match repository {
+                    Some(name) if !grant.repositories.iter().any(|r| r == name) => {
+                        Some(unauthorized(
+                            format!("{challenge},error=\"insufficient_scope\""),
+                            "the token does not grant pull on this repository",
+                        ))
+                    }
+                    _ => None,
+                }
+            }
+        }
+    }
+}
+
+/// The repository of a `repository:<name>:<actions>` scope that grants `pull`.
+fn pull_scope(scope: &str) -> Option<String> {
+    let rest = scope.strip_prefix("repository:")?;
+    let (name, actions) = rest.rsplit_once(':')?;
+    actions
+        .split(',')
+        .any(|a| a == "pull" || a == "*")
+        .then(|| name.to_owned())
+}
+
+fn unauthorized(challenge: String, message: &str) -> Response<Body> {
+    let mut r = error(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message);
+    r.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, value(&challenge));
+    r
+}
+
+/// The authority clients used to reach us (`Host`, or the URI's for HTTP/2), for the realm.
+fn host(request: &Request<()>) -> String {
+    let from_header = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok());
+    let from_uri = request.uri().authority().map(|a| a.as_str());
+    from_uri
+        .or(from_header)
+        .filter(|h| !h.is_empty() && !h.contains(['"', ',', ' ', '/']))
+        .unwrap_or("localhost")
+        .to_owned()
+}
+
+fn authorization<'a>(headers: &'a HeaderMap, scheme: &str) -> Option<&'a str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (s, rest) = v.split_once(' ')?;
+    s.eq_ignore_ascii_case(scheme).then(|| rest.trim())
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    authorization(headers, "Bearer").map(str::to_owned)
+}
+
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(authorization(headers, "Basic")?)
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (u, p) = text.split_once(':')?;
+    Some((u.to_owned(), p.to_owned()))
+}
+
+/// The auth layer: answers the token endpoint and refuses unauthenticated requests.
+#[derive(Clone)]
+pub(crate) struct AuthService {
+    pub(crate) inner: Inner,
+    pub(crate) auth: AuthState,
+}
+
+impl tower::Service<Request<()>> for AuthService {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<()>) -> Self::Future {
+        if let Auth::Token(t) = &self.auth.0.auth {
+            if request.uri().path() == TOKEN_PATH {
+                let r = self.auth.issue(t, &request);
+                return Box::pin(async move { Ok(r) });
+            }
+        }
+        match self.auth.check(&request) {
+            Some(mut refused) => {
+                refused.headers_mut().insert(
+                    crate::response::API_VERSION_HEADER,
+                    HeaderValue::from_static(crate::response::API_VERSION),
+                );
+                Box::pin(async move { Ok(refused) })
+            }
+            None => Box::pin(self.inner.clone().oneshot(request)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes() {
+        assert_eq!(pull_scope("repository:a/b:pull").as_deref(), Some("a/b"));
+        assert_eq!(pull_scope("repository:a:push,pull").as_deref(), Some("a"));
+        assert_eq!(pull_scope("repository:a:*").as_deref(), Some("a"));
+        assert_eq!(pull_scope("repository:a:push"), None);
+        assert_eq!(pull_scope("registry:catalog:*"), None);
+        assert_eq!(pull_scope("repository:a"), None);
+    }
+
+    #[test]
+    fn credentials() {
+        let mut h = HeaderMap::new();
+        assert_eq!(basic_credentials(&h), None);
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("basic dTpwOng="),
+        );
+        assert_eq!(basic_credentials(&h), Some(("u".into(), "p:x".into())));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic !!!"));
+        assert_eq!(basic_credentials(&h), None);
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer abc"),
+        );
+        assert_eq!(bearer(&h).as_deref(), Some("abc"));
+        assert_eq!(basic_credentials(&h), None);
+    }
+}

@@ -1,0 +1,236 @@
+//! Serving over TCP with hyper-util (HTTP/1.1 and h2c), and the [`TestServer`] helper.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+
+use crate::server::Server;
+
+/// How long a graceful shutdown waits for open connections (a stalled body may never end)
+/// before they are dropped.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Pause after a failed `accept` (e.g. out of file descriptors) before trying again, so the
+/// loop does not spin.
+pub const ACCEPT_RETRY_PAUSE: Duration = Duration::from_millis(50);
+
+/// The most concurrent request handlers per HTTP/2 connection the test runtime spawns is
+/// hyper's default; the per-connection header buffer is hyper's default too (about 400 KiB):
+/// larger headers get 431 and a closed connection, and the server goes on.
+///
+/// Serves `service` on `listener` until `shutdown` completes, then stops accepting and waits
+/// up to [`SHUTDOWN_GRACE`] for open connections.
+pub(crate) async fn run<S>(
+    listener: TcpListener,
+    service: S,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()>
+where
+    S: tower::Service<
+            http::Request<hyper::body::Incoming>,
+            Response = http::Response<crate::Body>,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new());
+    builder.http2().timer(TokioTimer::new());
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(ACCEPT_RETRY_PAUSE).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let conn = builder.serve_connection(
+            TokioIo::new(stream),
+            TowerToHyperService::new(service.clone()),
+        );
+        let conn = graceful.watch(conn.into_owned());
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::debug!("connections still open after the grace period; dropping them");
+    }
+    Ok(())
+}
+
+impl Server {
+    /// Serves on `listener` until the task is dropped.
+    pub async fn serve(self, listener: TcpListener) -> io::Result<()> {
+        self.serve_with_shutdown(listener, std::future::pending())
+            .await
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then shuts down gracefully (no new
+    /// connections; open ones finish their current request, for at most [`SHUTDOWN_GRACE`]).
+    pub async fn serve_with_shutdown(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> io::Result<()> {
+        run(listener, self, shutdown).await
+    }
+
+    /// Starts the server on `127.0.0.1:0` (and, with blob redirects, its CDN origin on a
+    /// second port) on a runtime of its own, so it works from sync and async tests alike.
+    /// The server stops when the returned [`TestServer`] is dropped.
+    pub fn spawn(self) -> io::Result<TestServer> {
+        TestServer::start(self)
+    }
+}
+
+/// A server running on loopback for a test; stops on drop.
+///
+/// ```
+/// use ocipull_server::Server;
+/// let running = Server::new().spawn()?;
+/// assert!(running.url().starts_with("http://127.0.0.1:"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct TestServer {
+    server: Server,
+    addr: SocketAddr,
+    cdn_addr: Option<SocketAddr>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Worker threads of a test server's runtime: the machine the tests run on has two cores.
+pub const TEST_SERVER_THREADS: usize = 2;
+
+impl TestServer {
+    /// Binds `127.0.0.1:0` (and a CDN port when blob redirects are on) and starts serving.
+    pub fn start(server: Server) -> io::Result<TestServer> {
+        let bind = || -> io::Result<std::net::TcpListener> {
+            let l = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+            l.set_nonblocking(true)?;
+            Ok(l)
+        };
+        let registry = bind()?;
+        let addr = registry.local_addr()?;
+        let cdn = match server.cdn_service() {
+            Some(service) => {
+                let l = bind()?;
+                let cdn_addr = l.local_addr()?;
+                server.set_cdn_url(format!("http://{cdn_addr}"));
+                Some((l, cdn_addr, service))
+            }
+            None => None,
+        };
+        let cdn_addr = cdn.as_ref().map(|c| c.1);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(TEST_SERVER_THREADS)
+            .thread_name("ocipull-test-server")
+            .enable_all()
+            .build()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = server.clone();
+        let thread = std::thread::Builder::new()
+            .name("ocipull-test-server".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let (tx, _) = tokio::sync::broadcast::channel::<()>(1);
+                    let signal = |tx: &tokio::sync::broadcast::Sender<()>| {
+                        let mut rx = tx.subscribe();
+                        async move {
+                            let _ = rx.recv().await;
+                        }
+                    };
+                    let mut tasks = Vec::new();
+                    if let Ok(l) = TcpListener::from_std(registry) {
+                        tasks.push(tokio::spawn(run(l, served, signal(&tx))));
+                    }
+                    if let Some((l, _, service)) = cdn {
+                        if let Ok(l) = TcpListener::from_std(l) {
+                            tasks.push(tokio::spawn(run(l, service, signal(&tx))));
+                        }
+                    }
+                    let _ = stopped.await;
+                    let _ = tx.send(());
+                    for t in tasks {
+                        let _ = t.await;
+                    }
+                });
+                runtime.shutdown_background();
+            })?;
+        Ok(TestServer {
+            server,
+            addr,
+            cdn_addr,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// The base URL, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The registry host for image references, `127.0.0.1:PORT`.
+    pub fn host(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// The listening address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The CDN origin's base URL, when blob redirects are on.
+    pub fn cdn_url(&self) -> Option<String> {
+        self.cdn_addr.map(|a| format!("http://{a}"))
+    }
+
+    /// The server (for adding content, faults, reading the log).
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+}
+
+impl std::ops::Deref for TestServer {
+    type Target = Server;
+    fn deref(&self) -> &Server {
+        &self.server
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! `GET /v2/<name>/referrers/<digest>` (distribution-spec "Listing Referrers").
+
+use http::header::{self, HeaderValue};
+use http::{Response, StatusCode};
+use ocipull_spec::{Digest, ErrorCode, ImageIndex, Repository, media_type};
+
+use crate::body::Body;
+use crate::manifests::name_unknown;
+use crate::query::param;
+use crate::response::{FILTERS_APPLIED_HEADER, error};
+use crate::store::Store;
+
+/// Answers a referrers request: an image index of the manifests whose `subject` is
+/// `digest`, filtered by `artifactType` when the query has one (and then saying so in
+/// `OCI-Filters-Applied`). No referrers is an empty index, never 404.
+pub fn serve_referrers(
+    store: &Store,
+    repository: &Repository,
+    digest: &str,
+    query: Option<&str>,
+    head: bool,
+) -> Response<Body> {
+    let digest: Digest = match digest.parse() {
+        Ok(d) => d,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::DigestInvalid,
+                e.to_string(),
+            );
+        }
+    };
+    let Some(mut found) = store.referrers(repository, &digest) else {
+        return name_unknown(repository);
+    };
+    let filter = param(query, "artifactType").filter(|s| !s.is_empty());
+    if let Some(t) = &filter {
+        found.retain(|d| d.artifact_type.as_deref() == Some(t.as_str()));
+    }
+    let mut index = ImageIndex::empty();
+    index.manifests = found;
+    let json = serde_json::to_vec(&index).expect("an index always serialises");
+    let len = json.len();
+    let mut r = Response::new(if head {
+        Body::empty()
+    } else {
+        Body::full(json)
+    });
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(media_type::OCI_IMAGE_INDEX),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    if filter.is_some() {
+        h.insert(
+            FILTERS_APPLIED_HEADER,
+            HeaderValue::from_static("artifactType"),
+        );
+    }
+    r
+}
