@@ -20,6 +20,12 @@ pub struct ConnectionCut {
     pub after: u64,
 }
 
+/// How long a cut or truncated body waits, before ending, for hyper to flush what was sent.
+/// hyper drops a connection's unflushed output when a body fails, so without the pause a
+/// client would see the connection close before the headers and first bytes; 50 ms is ample
+/// on loopback and short enough not to slow tests.
+pub const FLUSH_PAUSE: Duration = Duration::from_millis(50);
+
 /// Wraps `body` when `faults` holds body faults; returns it unchanged otherwise.
 pub(crate) fn wrap(body: Body, faults: &[Fault]) -> Body {
     let mut f = FaultBody {
@@ -31,6 +37,7 @@ pub(crate) fn wrap(body: Body, faults: &[Fault]) -> Body {
         corrupt: Vec::new(),
         stall: None,
         sleep: None,
+        flushed: false,
         done: false,
     };
     for fault in faults {
@@ -62,6 +69,8 @@ struct FaultBody {
     /// Still to come: stall after this many bytes, for this long.
     stall: Option<(u64, Duration)>,
     sleep: Option<Pin<Box<Sleep>>>,
+    /// Whether the [`FLUSH_PAUSE`] before a cut or truncation is over.
+    flushed: bool,
     done: bool,
 }
 
@@ -106,13 +115,22 @@ impl http_body::Body for FaultBody {
         if this.done {
             return Poll::Ready(None);
         }
-        if this.cut == Some(this.pos) {
+        let cut = this.cut == Some(this.pos);
+        if cut || this.truncate == Some(this.pos) {
+            if !this.flushed {
+                let sleep = this
+                    .sleep
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(FLUSH_PAUSE)));
+                ready!(sleep.as_mut().poll(cx));
+                this.sleep = None;
+                this.flushed = true;
+            }
             this.done = true;
-            return Poll::Ready(Some(Err(ConnectionCut { after: this.pos }.into())));
-        }
-        if this.truncate == Some(this.pos) {
-            this.done = true;
-            return Poll::Ready(None);
+            return Poll::Ready(if cut {
+                Some(Err(ConnectionCut { after: this.pos }.into()))
+            } else {
+                None
+            });
         }
         if let Some((after, duration)) = this.stall {
             if after == this.pos {

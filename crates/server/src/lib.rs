@@ -69,10 +69,10 @@ pub use cdn::REDIRECT_TTL;
 pub use content::Content;
 pub use error::AddError;
 pub use fault::{Fault, FaultHandle, FaultRule, RetryAfter};
-pub use fault_body::ConnectionCut;
+pub use fault_body::{ConnectionCut, FLUSH_PAUSE};
 pub use layout::LayoutSummary;
 pub use log::{Origin, RequestLog, RequestRecord};
-pub use net::{SHUTDOWN_GRACE, TEST_SERVER_THREADS, TestServer};
+pub use net::{SHUTDOWN_GRACE, TEST_SERVER_THREADS, TEST_SHUTDOWN_GRACE, TestServer};
 pub use response::{
     API_VERSION, API_VERSION_HEADER, CONTENT_DIGEST_HEADER, FILTERS_APPLIED_HEADER,
 };

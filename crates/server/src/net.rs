@@ -21,16 +21,21 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// loop does not spin.
 pub const ACCEPT_RETRY_PAUSE: Duration = Duration::from_millis(50);
 
-/// The most concurrent request handlers per HTTP/2 connection the test runtime spawns is
-/// hyper's default; the per-connection header buffer is hyper's default too (about 400 KiB):
-/// larger headers get 431 and a closed connection, and the server goes on.
-///
+/// How long a [`TestServer`] being dropped waits for open connections: not at all. The
+/// test's client often runs on the very thread that drops the server, so it could never
+/// answer an HTTP/2 GOAWAY, and a test has nothing to gain from a graceful end.
+pub const TEST_SHUTDOWN_GRACE: Duration = Duration::ZERO;
+
 /// Serves `service` on `listener` until `shutdown` completes, then stops accepting and waits
-/// up to [`SHUTDOWN_GRACE`] for open connections.
+/// up to `grace` for open connections.
+///
+/// Header limits are hyper's defaults (a buffer of about 400 KiB): a larger head gets 431 and
+/// a closed connection, and the server goes on.
 pub(crate) async fn run<S>(
     listener: TcpListener,
     service: S,
     shutdown: impl Future<Output = ()>,
+    grace: Duration,
 ) -> io::Result<()>
 where
     S: tower::Service<
@@ -73,7 +78,7 @@ where
         });
     }
     drop(listener);
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+    if tokio::time::timeout(grace, graceful.shutdown())
         .await
         .is_err()
     {
@@ -96,7 +101,7 @@ impl Server {
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> io::Result<()> {
-        run(listener, self, shutdown).await
+        run(listener, self, shutdown, SHUTDOWN_GRACE).await
     }
 
     /// Starts the server on `127.0.0.1:0` (and, with blob redirects, its CDN origin on a
@@ -167,11 +172,21 @@ impl TestServer {
                     };
                     let mut tasks = Vec::new();
                     if let Ok(l) = TcpListener::from_std(registry) {
-                        tasks.push(tokio::spawn(run(l, served, signal(&tx))));
+                        tasks.push(tokio::spawn(run(
+                            l,
+                            served,
+                            signal(&tx),
+                            TEST_SHUTDOWN_GRACE,
+                        )));
                     }
                     if let Some((l, _, service)) = cdn {
                         if let Ok(l) = TcpListener::from_std(l) {
-                            tasks.push(tokio::spawn(run(l, service, signal(&tx))));
+                            tasks.push(tokio::spawn(run(
+                                l,
+                                service,
+                                signal(&tx),
+                                TEST_SHUTDOWN_GRACE,
+                            )));
                         }
                     }
                     let _ = stopped.await;

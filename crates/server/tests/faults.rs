@@ -1,0 +1,254 @@
+//! Fault injection, over real connections (HTTP/1.1 and h2c) and, for delays and stalls,
+//! through the service on a paused clock.
+
+mod common;
+
+use std::time::{Duration, SystemTime};
+
+use common::{call, fetch, image};
+use http::{Method, StatusCode};
+use http_body_util::BodyExt;
+use ocipull_server::{Fault, FaultRule, RetryAfter, Server, TestServer};
+use ocipull_spec::{Digest, Repository};
+use tower::ServiceExt;
+
+const LAYER_LEN: usize = 300_000;
+
+fn layer() -> Vec<u8> {
+    (0..LAYER_LEN).map(|i| (i % 251) as u8).collect()
+}
+
+fn server_with_image(builder: ocipull_server::ServerBuilder) -> (Server, String, String) {
+    let server = builder.request_log(true).build();
+    let img = image("f", &[&layer()], None);
+    let repo: Repository = "f/app".parse().unwrap();
+    server
+        .add(
+            &repo,
+            Some("v1".parse().unwrap()),
+            img.manifest.clone(),
+            img.blobs(),
+        )
+        .unwrap();
+    let blob = format!("/v2/f/app/blobs/{}", Digest::sha256(&layer()));
+    (server, blob, "/v2/f/app/manifests/v1".to_owned())
+}
+
+fn spawn(server: &Server) -> TestServer {
+    server.clone().spawn().expect("binds loopback")
+}
+
+#[tokio::test]
+async fn status_with_retry_after_fires_a_limited_number_of_times() {
+    let (server, _, manifest) = server_with_image(Server::builder());
+    let date = SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000_000);
+    let rule = server.add_fault(
+        FaultRule::path("/manifests/")
+            .times(2)
+            .status(StatusCode::SERVICE_UNAVAILABLE)
+            .retry_after(RetryAfter::Seconds(7)),
+    );
+    let limited = server.add_fault(
+        FaultRule::path("/tags/list")
+            .status(StatusCode::TOO_MANY_REQUESTS)
+            .retry_after(RetryAfter::Date(date)),
+    );
+    let running = spawn(&server);
+    let url = format!("{}{manifest}", running.url());
+    for _ in 0..2 {
+        let a = fetch(&url, Method::GET, &[], false).await;
+        assert_eq!(a.status, 503);
+        assert_eq!(a.header("retry-after"), Some("7"));
+        let v: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
+        assert_eq!(v["errors"][0]["code"], "UNAVAILABLE");
+    }
+    let a = fetch(&url, Method::GET, &[], false).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.header("retry-after"), None);
+    assert_eq!((rule.matched(), rule.fired()), (3, 2));
+
+    let a = fetch(
+        &format!("{}/v2/f/app/tags/list", running.url()),
+        Method::GET,
+        &[],
+        false,
+    )
+    .await;
+    assert_eq!(a.status, 429);
+    assert_eq!(
+        a.header("retry-after"),
+        Some("Wed, 18 May 2033 03:33:20 GMT")
+    );
+    assert!(String::from_utf8_lossy(&a.body).contains("TOOMANYREQUESTS"));
+    assert_eq!(limited.fired(), 1);
+
+    let statuses: Vec<u16> = running
+        .request_log()
+        .unwrap()
+        .records()
+        .iter()
+        .map(|r| r.status.as_u16())
+        .collect();
+    assert_eq!(statuses, vec![503, 503, 200, 429]);
+}
+
+#[tokio::test]
+async fn nth_request_and_method_matching() {
+    let (server, blob, _) = server_with_image(Server::builder());
+    server.add_fault(
+        FaultRule::path("/blobs/")
+            .method(Method::GET)
+            .nth(2)
+            .status(StatusCode::BAD_GATEWAY),
+    );
+    let statuses = [
+        call(&server, Method::HEAD, &blob, &[]).await.status,
+        call(&server, Method::GET, &blob, &[]).await.status,
+        call(&server, Method::GET, &blob, &[]).await.status,
+        call(&server, Method::GET, &blob, &[]).await.status,
+    ];
+    assert_eq!(statuses.map(|s| s.as_u16()), [200, 200, 502, 200]);
+}
+
+#[tokio::test]
+async fn cut_after_aborts_the_connection_mid_body_on_http1_and_h2c() {
+    let (server, blob, _) = server_with_image(Server::builder());
+    let running = spawn(&server);
+    let url = format!("{}{blob}", running.url());
+    for http2 in [false, true] {
+        let rule = server.add_fault(FaultRule::path("/blobs/").times(1).cut_after(1000));
+        let a = fetch(&url, Method::GET, &[], http2).await;
+        assert_eq!(a.status, 200, "http2={http2}");
+        assert_eq!(
+            a.header("content-length"),
+            Some(LAYER_LEN.to_string().as_str())
+        );
+        assert!(a.body_error, "http2={http2}: the body must end in an error");
+        assert_eq!(a.body, layer()[..1000], "http2={http2}");
+        assert_eq!(rule.fired(), 1);
+        // The server goes on serving.
+        let again = fetch(&url, Method::GET, &[], http2).await;
+        assert!(!again.body_error);
+        assert_eq!(again.body, layer());
+    }
+}
+
+#[tokio::test]
+async fn truncate_ends_the_body_short_of_its_content_length() {
+    let (server, blob, _) = server_with_image(Server::builder());
+    server.add_fault(FaultRule::path("/blobs/").times(1).truncate_after(4096));
+    // Through the service: the body ends cleanly after 4096 bytes, headers unchanged.
+    let a = call(&server, Method::GET, &blob, &[]).await;
+    assert_eq!(
+        a.header("content-length"),
+        Some(LAYER_LEN.to_string().as_str())
+    );
+    assert_eq!(a.body.len(), 4096);
+    // Over HTTP/1.1 the client sees the connection close short.
+    server.add_fault(FaultRule::path("/blobs/").times(1).truncate_after(4096));
+    let running = spawn(&server);
+    let n = fetch(&format!("{}{blob}", running.url()), Method::GET, &[], false).await;
+    assert!(n.body_error);
+    assert_eq!(n.body, layer()[..4096]);
+}
+
+#[tokio::test]
+async fn corrupt_flips_exactly_one_byte() {
+    let (server, blob, _) = server_with_image(Server::builder());
+    server.add_fault(FaultRule::path("/blobs/").times(1).corrupt_at(262_145));
+    let running = spawn(&server);
+    let a = fetch(&format!("{}{blob}", running.url()), Method::GET, &[], false).await;
+    assert!(!a.body_error);
+    let want = layer();
+    assert_eq!(a.body.len(), want.len());
+    let diffs: Vec<usize> = (0..want.len()).filter(|&i| a.body[i] != want[i]).collect();
+    assert_eq!(diffs, vec![262_145]);
+    assert_eq!(a.body[262_145], !want[262_145]);
+}
+
+#[tokio::test]
+async fn corrupt_applies_to_ranged_bodies_by_body_offset() {
+    let (server, blob, _) = server_with_image(Server::builder());
+    server.add_fault(FaultRule::path("/blobs/").corrupt_at(0));
+    let a = call(&server, Method::GET, &blob, &[("range", "bytes=10-19")]).await;
+    assert_eq!(a.status, 206);
+    assert_eq!(a.body[0], !layer()[10]);
+    assert_eq!(a.body[1..], layer()[11..20]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn delay_and_stall_hold_the_answer_on_a_paused_clock() {
+    let (server, blob, manifest) = server_with_image(Server::builder());
+    server.add_fault(FaultRule::path("/manifests/").delay(Duration::from_secs(30)));
+    let start = tokio::time::Instant::now();
+    let a = call(&server, Method::GET, &manifest, &[]).await;
+    assert_eq!(a.status, 200);
+    assert!(start.elapsed() >= Duration::from_secs(30));
+
+    server.add_fault(FaultRule::path("/blobs/").stall(5000, Duration::from_secs(3600)));
+    let request = http::Request::get(&blob).body(()).unwrap();
+    let response = server.clone().oneshot(request).await.unwrap();
+    let mut body = response.into_body();
+    let mut got = Vec::new();
+    let mut stall_seen_at = None;
+    while let Some(frame) = body.frame().await {
+        let before = tokio::time::Instant::now();
+        let data = frame.unwrap().into_data().unwrap();
+        if before.duration_since(start) < Duration::from_secs(3600) && got.len() + data.len() > 5000
+        {
+            unreachable!("bytes past the stall point arrived before the stall");
+        }
+        if stall_seen_at.is_none() && got.len() == 5000 {
+            stall_seen_at = Some(tokio::time::Instant::now());
+        }
+        got.extend_from_slice(&data);
+    }
+    assert_eq!(got, layer());
+    assert!(start.elapsed() >= Duration::from_secs(3630));
+}
+
+#[tokio::test]
+async fn ignore_range_answers_200_with_the_whole_body() {
+    let (server, blob, _) = server_with_image(Server::builder());
+    server.add_fault(FaultRule::path("/blobs/").times(1).ignore_range());
+    let a = call(&server, Method::GET, &blob, &[("range", "bytes=100-")]).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.header("content-range"), None);
+    assert_eq!(a.body.len(), LAYER_LEN);
+    let b = call(&server, Method::GET, &blob, &[("range", "bytes=100-")]).await;
+    assert_eq!(b.status, 206);
+}
+
+#[tokio::test]
+async fn wrong_headers() {
+    let (server, blob, manifest) = server_with_image(Server::builder());
+    let bogus = Digest::sha256(b"bogus").to_string();
+    server.add_fault(FaultRule::path("/blobs/").content_range("bytes 0-9/10"));
+    server.add_fault(FaultRule::path("/blobs/").content_digest(bogus.clone()));
+    server.add_fault(FaultRule::path("/manifests/").fault(Fault::ContentType(
+        ocipull_spec::media_type::DOCKER_MANIFEST.into(),
+    )));
+    let a = call(&server, Method::GET, &blob, &[("range", "bytes=100-199")]).await;
+    assert_eq!(a.header("content-range"), Some("bytes 0-9/10"));
+    assert_eq!(a.header("docker-content-digest"), Some(bogus.as_str()));
+    assert_eq!(a.body, layer()[100..200], "the body itself is right");
+    let m = call(&server, Method::GET, &manifest, &[]).await;
+    assert_eq!(
+        m.header("content-type"),
+        Some(ocipull_spec::media_type::DOCKER_MANIFEST)
+    );
+    assert!(
+        String::from_utf8_lossy(&m.body).contains(ocipull_spec::media_type::OCI_IMAGE_MANIFEST)
+    );
+}
+
+#[tokio::test]
+async fn rules_from_the_builder_and_clearing() {
+    let (server, _, manifest) = server_with_image(
+        Server::builder().fault(FaultRule::new().status(StatusCode::INTERNAL_SERVER_ERROR)),
+    );
+    assert_eq!(call(&server, Method::GET, &manifest, &[]).await.status, 500);
+    assert_eq!(call(&server, Method::GET, "/v2/", &[]).await.status, 500);
+    server.clear_faults();
+    assert_eq!(call(&server, Method::GET, &manifest, &[]).await.status, 200);
+}
