@@ -7,6 +7,7 @@
 mod bench;
 mod cmd;
 mod demo;
+mod fuzz;
 mod test;
 
 use std::process::ExitCode;
@@ -18,9 +19,11 @@ const USAGE: &str = "\
 usage: cargo xtask <subcommand> [args]
 
 subcommands:
-  test [STEP...]   run the checks CI runs: fmt, clippy, test (all when no STEP is given)
+  test [STEP...]   run the checks CI runs: fmt, clippy, test, fuzz-corpora (all when no STEP)
   demo             pull from a registry and show what happened (not yet available)
   bench            run the benchmarks (not yet available)
+  fuzz [--seconds N] [--merge] [TARGET...]
+                   run the cargo-fuzz targets for N seconds each (stable Rust is enough)
 ";
 
 fn main() -> ExitCode {
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
         "test" => test::run(&rest),
         "demo" => demo::run(&rest),
         "bench" => bench::run(&rest),
+        "fuzz" => fuzz::run(&rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

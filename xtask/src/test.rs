@@ -27,6 +27,10 @@ const STEPS: &[Step] = &[
         name: "test",
         run: test,
     },
+    Step {
+        name: "fuzz-corpora",
+        run: fuzz_corpora,
+    },
 ];
 
 /// Runs the steps named in `args`, or all of them when `args` is empty.
@@ -101,6 +105,24 @@ fn test(tally: &mut Tally) -> crate::Result {
     let mut command = cmd::cargo();
     command.args(["test", "--workspace", "--no-fail-fast"]);
     cmd::run_observed(command, |line| tally.observe(line))
+}
+
+/// Replays every fuzz corpus and regression input (`fuzz/corpus`, `fuzz/regressions`)
+/// through the fuzz targets' bodies, on stable Rust. `test` runs the same replay among the
+/// workspace's tests; this step runs it alone (`cargo xtask test fuzz-corpora`) and prints
+/// how many inputs each target replayed. Its tests are not added to the totals again.
+fn fuzz_corpora(_: &mut Tally) -> crate::Result {
+    let mut command = cmd::cargo();
+    command.args([
+        "test",
+        "--package",
+        "ocipull-fuzz-targets",
+        "--test",
+        "replay",
+        "--",
+        "--nocapture",
+    ]);
+    cmd::run(command)
 }
 
 /// Totals over every libtest `test result:` line seen.
