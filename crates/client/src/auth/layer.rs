@@ -1,0 +1,285 @@
+//! The auth layer: answers a 401 by authenticating once and sending the request again.
+//!
+//! On 401 the `WWW-Authenticate` challenges are parsed (a malformed header is an error). A
+//! Bearer challenge gets a token from its realm for its `service` and every `scope` (plus
+//! the client's pull scope), cached and reused by later requests; a Basic challenge gets the
+//! credentials. The request is then sent once more, whatever the answer. A 401 to a request
+//! that carried a cached token refreshes the token once in the same way. Concurrent requests
+//! that meet the same 401 share one token request.
+
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use tokio::time::Instant;
+use tower::{Layer, Service, ServiceExt as _};
+
+use super::challenge::{Challenge, parse_challenges};
+use super::credentials::basic_header;
+use super::token::{self, BearerParams, TokenSettings};
+use crate::transport::{HttpService, RequestBody, ResponseBody, final_url};
+use crate::{Credentials, Error};
+
+/// Settings of the auth layer.
+pub(crate) struct AuthConfig {
+    pub(crate) credentials: Option<Credentials>,
+    /// `repository:<name>:pull`, always asked for.
+    pub(crate) pull_scope: String,
+    /// The transport (with redirects) that token requests go through.
+    pub(crate) http: HttpService,
+    pub(crate) user_agent: HeaderValue,
+    pub(crate) token_limit: u64,
+    pub(crate) error_body_limit: usize,
+    pub(crate) stall: Duration,
+}
+
+#[derive(Default)]
+struct Cache {
+    header: Option<HeaderValue>,
+    renew_at: Option<Instant>,
+    bearer: Option<BearerParams>,
+    generation: u64,
+}
+
+struct State {
+    config: AuthConfig,
+    cache: Mutex<Cache>,
+    refreshing: tokio::sync::Mutex<()>,
+}
+
+/// The auth [`Layer`].
+#[derive(Clone)]
+pub(crate) struct AuthLayer(Arc<State>);
+
+impl AuthLayer {
+    pub(crate) fn new(config: AuthConfig) -> AuthLayer {
+        AuthLayer(Arc::new(State {
+            config,
+            cache: Mutex::new(Cache::default()),
+            refreshing: tokio::sync::Mutex::new(()),
+        }))
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = Auth<S>;
+    fn layer(&self, inner: S) -> Auth<S> {
+        Auth {
+            inner,
+            state: self.0.clone(),
+        }
+    }
+}
+
+/// The auth [`Service`].
+#[derive(Clone)]
+pub(crate) struct Auth<S> {
+    inner: S,
+    state: Arc<State>,
+}
+
+impl Service<Request<RequestBody>> for Auth<HttpService> {
+    type Response = Response<ResponseBody>;
+    type Error = Error;
+    type Future = BoxFuture<'static, Result<Response<ResponseBody>, Error>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<RequestBody>) -> Self::Future {
+        Box::pin(self.state.clone().send(self.inner.clone(), request))
+    }
+}
+
+/// A copy of a request (bodies here are small and cheap to clone).
+fn copy(
+    parts: &http::request::Parts,
+    body: &RequestBody,
+    auth: Option<&HeaderValue>,
+) -> Request<RequestBody> {
+    let mut request = Request::new(body.clone());
+    *request.method_mut() = parts.method.clone();
+    *request.uri_mut() = parts.uri.clone();
+    *request.version_mut() = parts.version;
+    *request.headers_mut() = parts.headers.clone();
+    if let Some(value) = auth {
+        request
+            .headers_mut()
+            .insert(header::AUTHORIZATION, value.clone());
+    }
+    request
+}
+
+impl State {
+    async fn send(
+        self: Arc<Self>,
+        inner: HttpService,
+        request: Request<RequestBody>,
+    ) -> Result<Response<ResponseBody>, Error> {
+        let (parts, body) = request.into_parts();
+        let (generation, header) = self.current().await?;
+        let response = inner
+            .clone()
+            .oneshot(copy(&parts, &body, header.as_ref()))
+            .await?;
+        if response.status() != StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        let url = final_url(&response, &parts.uri);
+        let values: Vec<String> = response
+            .headers()
+            .get_all(header::WWW_AUTHENTICATE)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
+        let challenges =
+            parse_challenges(&values.join(", ")).map_err(|source| Error::Challenge {
+                url: url.clone(),
+                source,
+            })?;
+        let Some(header) = self.authorize(&challenges, generation, &url).await? else {
+            // Nothing to answer the challenge with: the 401 is the answer.
+            return Ok(response);
+        };
+        drop(response);
+        inner.oneshot(copy(&parts, &body, Some(&header))).await
+    }
+
+    /// The cached authorization and its generation, renewing an expiring token first when
+    /// the challenge that produced it is known.
+    async fn current(&self) -> Result<(u64, Option<HeaderValue>), Error> {
+        let (generation, header, expired, bearer) = {
+            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            let expired = cache.renew_at.is_some_and(|at| Instant::now() >= at);
+            (
+                cache.generation,
+                cache.header.clone(),
+                expired,
+                cache.bearer.clone(),
+            )
+        };
+        match bearer {
+            Some(params) if expired => {
+                let header = self.refresh(generation, || self.bearer(params)).await?;
+                let generation = self
+                    .cache
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .generation;
+                Ok((generation, Some(header)))
+            }
+            _ => Ok((generation, header)),
+        }
+    }
+
+    /// What to answer `challenges` with, `None` when the client has nothing to offer.
+    async fn authorize(
+        &self,
+        challenges: &[Challenge],
+        sent_generation: u64,
+        url: &crate::RedactedUrl,
+    ) -> Result<Option<HeaderValue>, Error> {
+        if let Some(bearer) = challenges.iter().find(|c| c.is("bearer")) {
+            let params = self.bearer_params(bearer, url)?;
+            return self
+                .refresh(sent_generation, || self.bearer(params))
+                .await
+                .map(Some);
+        }
+        if challenges.iter().any(|c| c.is("basic")) {
+            if let Some((user, password)) = self
+                .config
+                .credentials
+                .as_ref()
+                .and_then(Credentials::basic_parts)
+            {
+                let header = basic_header(user, password);
+                let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+                *cache = Cache {
+                    header: Some(header.clone()),
+                    renew_at: None,
+                    bearer: None,
+                    generation: cache.generation + 1,
+                };
+                return Ok(Some(header));
+            }
+        }
+        Ok(None)
+    }
+
+    fn bearer_params(
+        &self,
+        challenge: &Challenge,
+        url: &crate::RedactedUrl,
+    ) -> Result<BearerParams, Error> {
+        let raw = challenge.param("realm").unwrap_or("");
+        let realm = url::Url::parse(raw)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+            .ok_or_else(|| Error::InvalidRealm {
+                url: url.clone(),
+                realm: crate::RedactedUrl::new(raw).to_string(),
+            })?;
+        let mut scopes: Vec<String> = challenge
+            .param("scope")
+            .unwrap_or("")
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        if !scopes.contains(&self.config.pull_scope) {
+            scopes.push(self.config.pull_scope.clone());
+        }
+        Ok(BearerParams {
+            realm,
+            service: challenge.param("service").map(str::to_owned),
+            scopes,
+        })
+    }
+
+    async fn bearer(
+        &self,
+        params: BearerParams,
+    ) -> Result<(HeaderValue, Option<Instant>, Option<BearerParams>), Error> {
+        let settings = TokenSettings {
+            http: &self.config.http,
+            credentials: self.config.credentials.as_ref(),
+            user_agent: &self.config.user_agent,
+            limit: self.config.token_limit,
+            error_body_limit: self.config.error_body_limit,
+            stall: self.config.stall,
+        };
+        let token = token::fetch(&params, &settings).await?;
+        Ok((token.header, Some(token.renew_at), Some(params)))
+    }
+
+    /// Runs `fetch` unless another request already replaced the authorization that
+    /// `seen_generation` had, and caches the result.
+    async fn refresh<F, Fut>(&self, seen_generation: u64, fetch: F) -> Result<HeaderValue, Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<(HeaderValue, Option<Instant>, Option<BearerParams>), Error>>,
+    {
+        let _one_at_a_time = self.refreshing.lock().await;
+        {
+            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            let fresh = cache.renew_at.is_none_or(|at| Instant::now() < at);
+            if cache.generation != seen_generation && fresh {
+                if let Some(header) = &cache.header {
+                    return Ok(header.clone());
+                }
+            }
+        }
+        let (header, renew_at, bearer) = fetch().await?;
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        *cache = Cache {
+            header: Some(header.clone()),
+            renew_at,
+            bearer,
+            generation: cache.generation + 1,
+        };
+        Ok(header)
+    }
+}

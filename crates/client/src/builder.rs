@@ -1,0 +1,293 @@
+//! [`ClientBuilder`]: every setting of a [`Client`], each with a named default.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{Backoff, BackoffBuilder};
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response};
+use http_body::Body;
+use ocipull_spec::{Reference, Repository};
+use tower::util::BoxCloneSyncService;
+use tower::{Layer as _, Service};
+
+use crate::auth::{AuthConfig, AuthLayer};
+use crate::client::{Inner, Limits};
+use crate::retry::{BackoffFactory, RetryNotify};
+use crate::transport::{HttpService, RequestBody};
+use crate::{BoxError, Client, Credentials, Error, Scheme};
+
+/// The default `User-Agent`: `ocipull/<version>`.
+pub const DEFAULT_USER_AGENT: &str = concat!("ocipull/", env!("CARGO_PKG_VERSION"));
+
+/// The largest manifest or index read: far above real manifests (kilobytes) yet bounded,
+/// so a hostile registry cannot make the client hold gigabytes. The distribution-spec
+/// suggests registries accept at least 4 MiB; images with thousands of layers approach it.
+pub const DEFAULT_MANIFEST_LIMIT: u64 = 50 * 1024 * 1024;
+
+/// The part of an error body kept: enough for the distribution-spec's JSON error body.
+pub const DEFAULT_ERROR_BODY_LIMIT: usize = 2 * 1024;
+
+/// The largest token response read: tokens are JWTs of a few kilobytes.
+pub const DEFAULT_TOKEN_RESPONSE_LIMIT: u64 = 1024 * 1024;
+
+/// How long a response or body may make no progress before the connection counts as
+/// failed (and a blob download resumes on a new one): long enough for a slow CDN to start,
+/// short enough that a dead connection does not hang a pull.
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Builds a [`Client`].
+///
+/// ```no_run
+/// use ocipull_client::{Client, Credentials};
+/// # async fn demo() -> Result<(), ocipull_client::Error> {
+/// let client = Client::builder("ghcr.io", "acme/app".parse().unwrap())
+///     .credentials(Credentials::basic("bot", "token"))
+///     .build()?;
+/// # Ok(()) }
+/// ```
+pub struct ClientBuilder {
+    host: String,
+    repository: Repository,
+    scheme: Scheme,
+    transport: Option<HttpService>,
+    #[cfg(feature = "hyper")]
+    tls: crate::transport::TlsSettings,
+    credentials: Option<Credentials>,
+    backoff: Option<BackoffFactory>,
+    notify: Option<RetryNotify>,
+    user_agent: String,
+    limits: Limits,
+    stall: Duration,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("host", &self.host)
+            .field("repository", &self.repository)
+            .field("scheme", &self.scheme)
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A builder for `repository` on the registry at `host` (`host[:port]`).
+    pub fn builder(host: impl Into<String>, repository: Repository) -> ClientBuilder {
+        ClientBuilder {
+            host: host.into(),
+            repository,
+            scheme: Scheme::Https,
+            transport: None,
+            #[cfg(feature = "hyper")]
+            tls: crate::transport::TlsSettings {
+                webpki_roots: true,
+                native_roots: true,
+                extra_roots_pem: Vec::new(),
+            },
+            credentials: None,
+            backoff: Some(crate::retry::factory(crate::retry::default_backoff())),
+            notify: None,
+            user_agent: DEFAULT_USER_AGENT.to_owned(),
+            limits: Limits {
+                manifest: DEFAULT_MANIFEST_LIMIT,
+                error_body: DEFAULT_ERROR_BODY_LIMIT,
+                token: DEFAULT_TOKEN_RESPONSE_LIMIT,
+            },
+            stall: DEFAULT_STALL_TIMEOUT,
+        }
+    }
+
+    /// A builder for the registry and repository of `reference` (Docker Hub's API host for
+    /// `docker.io`).
+    pub fn builder_for(reference: &Reference) -> ClientBuilder {
+        Client::builder(reference.api_host(), reference.repository().clone())
+    }
+}
+
+impl ClientBuilder {
+    /// The scheme. Default is [`Scheme::Https`].
+    pub fn scheme(mut self, scheme: Scheme) -> Self {
+        self.scheme = scheme;
+        self
+    }
+
+    /// The transport: any `tower::Service` from `http::Request<RequestBody>` to an
+    /// `http::Response` with a `Bytes` body — add proxies, TLS settings or middleware
+    /// there. Default is hyper-util's pooled client with rustls (feature `hyper`).
+    pub fn transport<S, B>(mut self, transport: S) -> Self
+    where
+        S: Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + Sync + 'static,
+        S::Future: Send,
+        S::Error: Into<BoxError>,
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        self.transport = Some(crate::transport::stack(transport));
+        self
+    }
+
+    /// Credentials for the registry (and its token service). Default is anonymous.
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// Credentials, when there are any. Default is anonymous.
+    pub fn credentials_opt(mut self, credentials: Option<Credentials>) -> Self {
+        self.credentials = credentials;
+        self
+    }
+
+    /// The backoff factory: called once per operation for a fresh delay sequence. Default
+    /// is [`crate::retry::default_backoff`] (exponential with jitter, five retries).
+    pub fn backoff<F, B>(mut self, factory: F) -> Self
+    where
+        F: Fn() -> B + Send + Sync + 'static,
+        B: Backoff + 'static,
+    {
+        self.backoff = Some(Arc::new(move || Box::new(factory()) as Box<dyn Backoff>));
+        self
+    }
+
+    /// The backoff, from a backon builder (`ExponentialBuilder`, `ConstantBuilder`, …).
+    pub fn backoff_builder<B>(mut self, builder: B) -> Self
+    where
+        B: BackoffBuilder + Clone + 'static,
+    {
+        self.backoff = Some(crate::retry::factory(builder));
+        self
+    }
+
+    /// No retries at all: every failure is returned at once.
+    pub fn no_retries(mut self) -> Self {
+        self.backoff = None;
+        self
+    }
+
+    /// Called before each retry with the error and the delay. Default is none.
+    ///
+    /// # Security
+    ///
+    /// The error's URLs are redacted; it is safe to log.
+    pub fn retry_notify(
+        mut self,
+        notify: impl Fn(&Error, Duration) + Send + Sync + 'static,
+    ) -> Self {
+        self.notify = Some(Arc::new(notify));
+        self
+    }
+
+    /// The `User-Agent`. Default is [`DEFAULT_USER_AGENT`].
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    /// The largest manifest read. Default is [`DEFAULT_MANIFEST_LIMIT`].
+    pub fn manifest_limit(mut self, bytes: u64) -> Self {
+        self.limits.manifest = bytes;
+        self
+    }
+
+    /// How much of an error body is kept. Default is [`DEFAULT_ERROR_BODY_LIMIT`].
+    pub fn error_body_limit(mut self, bytes: usize) -> Self {
+        self.limits.error_body = bytes;
+        self
+    }
+
+    /// The largest token response read. Default is [`DEFAULT_TOKEN_RESPONSE_LIMIT`].
+    pub fn token_response_limit(mut self, bytes: u64) -> Self {
+        self.limits.token = bytes;
+        self
+    }
+
+    /// How long a response may make no progress. Default is [`DEFAULT_STALL_TIMEOUT`].
+    pub fn stall_timeout(mut self, timeout: Duration) -> Self {
+        self.stall = timeout;
+        self
+    }
+
+    /// Trusts the CA certificates in `pem` (one or more PEM blocks) in addition to the
+    /// roots, for the default transport.
+    #[cfg(feature = "rustls")]
+    pub fn ca_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls.extra_roots_pem.push(pem.into());
+        self
+    }
+
+    /// Whether the default transport trusts the compiled-in Mozilla roots. Default is yes.
+    #[cfg(feature = "webpki-roots")]
+    pub fn webpki_roots(mut self, enabled: bool) -> Self {
+        self.tls.webpki_roots = enabled;
+        self
+    }
+
+    /// Whether the default transport trusts the operating system's roots. Default is yes.
+    #[cfg(feature = "native-roots")]
+    pub fn native_roots(mut self, enabled: bool) -> Self {
+        self.tls.native_roots = enabled;
+        self
+    }
+
+    /// Builds the client: validates the host and assembles the request path.
+    pub fn build(self) -> Result<Client, Error> {
+        // The same host rule as references: `host[:port]` or a bracketed IPv6 address.
+        Reference::new(self.host.clone(), self.repository.clone(), None, None).map_err(|_| {
+            Error::Config {
+                reason: format!("invalid registry host {:?}", self.host),
+            }
+        })?;
+        let user_agent = HeaderValue::from_str(&self.user_agent).map_err(|_| Error::Config {
+            reason: format!("invalid User-Agent {:?}", self.user_agent),
+        })?;
+        let transport = match self.transport {
+            Some(t) => t,
+            None => self.default_transport()?,
+        };
+        let auth = AuthLayer::new(AuthConfig {
+            credentials: self.credentials,
+            pull_scope: format!("repository:{}:pull", self.repository),
+            http: transport.clone(),
+            user_agent: user_agent.clone(),
+            token_limit: self.limits.token,
+            error_body_limit: self.limits.error_body,
+            stall: self.stall,
+        });
+        let service = BoxCloneSyncService::new(auth.layer(transport));
+        Ok(Client {
+            inner: Arc::new(Inner {
+                origin: format!("{}://{}", self.scheme.as_str(), self.host),
+                scheme: self.scheme,
+                host: self.host,
+                repository: self.repository,
+                service,
+                user_agent,
+                backoff: self.backoff,
+                notify: self.notify,
+                limits: self.limits,
+                stall: self.stall,
+            }),
+            deadline: None,
+        })
+    }
+
+    #[cfg(feature = "hyper")]
+    fn default_transport(&self) -> Result<HttpService, Error> {
+        #[cfg(not(feature = "rustls"))]
+        if self.scheme == Scheme::Https {
+            return Err(Error::Config {
+                reason: "HTTPS needs the `rustls` feature or a transport".into(),
+            });
+        }
+        crate::transport::default_transport(&self.tls)
+    }
+
+    #[cfg(not(feature = "hyper"))]
+    fn default_transport(&self) -> Result<HttpService, Error> {
+        Err(Error::Config {
+            reason: "no transport: enable the `hyper` feature or call `transport`".into(),
+        })
+    }
+}

@@ -1,0 +1,319 @@
+//! The client's one error type.
+//!
+//! # Security
+//!
+//! Every URL in an error is a [`RedactedUrl`]; credentials and tokens are never stored in an
+//! error, so neither `Display` nor `Debug` output can leak them.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, StatusCode};
+use ocipull_spec::layout::LayoutError;
+use ocipull_spec::{Digest, ErrorBody, ManifestError, Platform, Repository};
+
+use crate::RedactedUrl;
+use crate::auth::ChallengeError;
+
+/// A boxed error from a transport or a body.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Everything that can go wrong pulling from a registry.
+///
+/// Use [`Error::is_transient`] to ask whether trying again could help; the client's retry
+/// loop asks the same question.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The client's settings cannot work (a host that is not a host, an unreadable CA
+    /// certificate, HTTPS without a TLS transport).
+    #[error("invalid client configuration: {reason}")]
+    Config {
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// An operation was called with arguments it cannot use.
+    #[error("invalid request for repository {repository}: {reason}")]
+    InvalidArgument {
+        /// The client's repository.
+        repository: Repository,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// The connection failed: refused, reset, TLS failure, or a body cut short.
+    #[error("{method} {url}: connection failed: {source}")]
+    Connection {
+        /// The request method.
+        method: Method,
+        /// The request URL.
+        url: RedactedUrl,
+        /// The transport's error.
+        source: BoxError,
+    },
+
+    /// Nothing arrived for the stall timeout (while waiting for a response or a body).
+    #[error("{method} {url}: no data for {timeout:?}, the connection stalled")]
+    Stalled {
+        /// The request method.
+        method: Method,
+        /// The request URL.
+        url: RedactedUrl,
+        /// The stall timeout.
+        timeout: Duration,
+    },
+
+    /// The registry (or token service) answered with an error status.
+    #[error(transparent)]
+    Status(Box<HttpError>),
+
+    /// A response body is larger than its limit; the body was not read past the limit.
+    #[error("{url}: the {what} is larger than the {limit}-byte limit")]
+    TooLarge {
+        /// The request URL.
+        url: RedactedUrl,
+        /// What was being read (`manifest`, `token response`, …).
+        what: &'static str,
+        /// The limit in bytes.
+        limit: u64,
+    },
+
+    /// A manifest is invalid, does not match its digest, or contradicts its `Content-Type`.
+    #[error("{url}: {source}")]
+    Manifest {
+        /// The request URL.
+        url: RedactedUrl,
+        /// What is wrong with the manifest.
+        source: ManifestError,
+    },
+
+    /// The `Docker-Content-Digest` header does not match the content received.
+    #[error("{url}: Docker-Content-Digest says {header} but the content hashes to {actual}")]
+    ContentDigestMismatch {
+        /// The request URL.
+        url: RedactedUrl,
+        /// The header's digest.
+        header: Digest,
+        /// The digest of what arrived.
+        actual: Digest,
+    },
+
+    /// A response header the protocol relies on is malformed.
+    #[error("{url}: invalid {header} header {value:?}: {reason}")]
+    InvalidHeader {
+        /// The request URL.
+        url: RedactedUrl,
+        /// The header's name.
+        header: &'static str,
+        /// The header's value (never a credential header).
+        value: String,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// A blob's content does not hash to its descriptor's digest. Nothing was kept.
+    #[error("blob {expected} from {url}: the content hashes to {actual}")]
+    BlobDigest {
+        /// Where the blob came from.
+        url: RedactedUrl,
+        /// The descriptor's digest.
+        expected: Digest,
+        /// The digest of what arrived.
+        actual: Digest,
+    },
+
+    /// A blob is not the size its descriptor says.
+    #[error("blob {digest} from {url}: expected {expected} bytes, got {actual}")]
+    BlobSize {
+        /// Where the blob came from.
+        url: RedactedUrl,
+        /// The blob.
+        digest: Digest,
+        /// The descriptor's size.
+        expected: u64,
+        /// The size received (or announced by `Content-Length`).
+        actual: u64,
+    },
+
+    /// A response to a `Range` request does not continue where it should.
+    #[error("{url}: asked for bytes from {offset}, but {reason}")]
+    Range {
+        /// The request URL.
+        url: RedactedUrl,
+        /// The offset asked for.
+        offset: u64,
+        /// What came instead.
+        reason: String,
+    },
+
+    /// The registry keeps ignoring `Range`, so resuming would download the blob again and
+    /// again; past the budget the client gives up.
+    #[error(
+        "{url}: the registry ignores Range requests; resuming blob {digest} would discard more than the {budget}-byte budget"
+    )]
+    RangeIgnored {
+        /// The request URL.
+        url: RedactedUrl,
+        /// The blob.
+        digest: Digest,
+        /// Bytes downloaded only to be skipped, allowed in total.
+        budget: u64,
+    },
+
+    /// A `WWW-Authenticate` header does not follow RFC 9110's grammar.
+    #[error("{url}: malformed WWW-Authenticate header: {source}")]
+    Challenge {
+        /// The request URL.
+        url: RedactedUrl,
+        /// Where the header stops making sense.
+        source: ChallengeError,
+    },
+
+    /// A Bearer challenge's realm is not an http(s) URL.
+    #[error("{url}: the Bearer challenge's realm {realm:?} is not an http(s) URL")]
+    InvalidRealm {
+        /// The request URL.
+        url: RedactedUrl,
+        /// The realm, redacted.
+        realm: String,
+    },
+
+    /// A token service answered 200 with something that is not a token.
+    #[error("token service {realm}: {reason}")]
+    Token {
+        /// The token request's URL.
+        realm: RedactedUrl,
+        /// What is wrong with the response.
+        reason: String,
+    },
+
+    /// A redirect could not be followed: too many, or a `Location` that is not a URL.
+    #[error("{url}: redirect not followed ({status}): too many redirects or an invalid Location")]
+    Redirect {
+        /// The URL that answered with the redirect.
+        url: RedactedUrl,
+        /// The redirect status.
+        status: StatusCode,
+    },
+
+    /// A response breaks the distribution-spec in a way not covered above.
+    #[error("{url}: {reason}")]
+    InvalidResponse {
+        /// The request URL.
+        url: RedactedUrl,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// An index has no entry for the requested platform.
+    #[error(
+        "{repository}: no manifest for platform {platform} in index {index} (available: {})",
+        available.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    PlatformNotFound {
+        /// The repository.
+        repository: Repository,
+        /// The index's digest.
+        index: Digest,
+        /// The platform asked for.
+        platform: Box<Platform>,
+        /// The platforms the index lists.
+        available: Vec<Platform>,
+    },
+
+    /// Writing the image layout failed.
+    #[error("writing the image layout: {0}")]
+    Layout(#[from] LayoutError),
+
+    /// A credentials file could not be read or parsed.
+    #[error("{path}: {reason}")]
+    Credentials {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (never the file's content).
+        reason: String,
+    },
+}
+
+/// An error status from a registry or token service.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct HttpError {
+    /// The request method.
+    pub method: Method,
+    /// The URL that answered (after redirects), redacted.
+    pub url: RedactedUrl,
+    /// The status.
+    pub status: StatusCode,
+    /// The distribution-spec error body, when the body is one ("Error Codes").
+    pub error_body: Option<ErrorBody>,
+    /// The raw body, cut at the client's error-body limit (2 KiB by default).
+    pub body: Bytes,
+    /// The `Retry-After` delay, when the response has one.
+    pub retry_after: Option<Duration>,
+}
+
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.method, self.url, self.status)?;
+        if let Some(body) = &self.error_body {
+            for e in &body.errors {
+                write!(f, "; {}", e.code)?;
+                if !e.message.is_empty() {
+                    write!(f, ": {}", e.message)?;
+                }
+            }
+        }
+        if let Some(after) = self.retry_after {
+            write!(f, " (Retry-After {}s)", after.as_secs())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+impl Error {
+    /// Whether trying again could succeed (see [`crate::classify`]).
+    pub fn is_transient(&self) -> bool {
+        crate::classify::classify(self) == crate::Class::Transient
+    }
+
+    /// The HTTP status, for [`Error::Status`].
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Error::Status(e) => Some(e.status),
+            _ => None,
+        }
+    }
+
+    /// The `Retry-After` delay the registry asked for, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Status(e) => e.retry_after,
+            _ => None,
+        }
+    }
+
+    /// The error status details, for [`Error::Status`].
+    pub fn http(&self) -> Option<&HttpError> {
+        match self {
+            Error::Status(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<HttpError> for Error {
+    fn from(e: HttpError) -> Error {
+        Error::Status(Box::new(e))
+    }
+}
+
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> std::io::Error {
+        std::io::Error::other(e)
+    }
+}

@@ -1,0 +1,392 @@
+//! `blob`: a verified, resumable stream of one blob (distribution-spec "Pulling blobs").
+//!
+//! The stream checks the size and digest as bytes pass and ends with an error, not a clean
+//! end, when they do not match. When the connection fails or stalls mid-body and the client
+//! has a backoff, the stream continues on a new request with `Range: bytes=N-` (RFC 9110
+//! §14.2) from the last byte it delivered: a `206` must carry a `Content-Range` starting at
+//! N (§14.4); a `200` means the registry ignored the range, and the first N bytes are
+//! skipped — within a budget, so a registry that always ignores `Range` cannot make the
+//! client download a blob over and over.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::Stream;
+use http::{Method, StatusCode, Uri, header};
+use http_body_util::BodyExt as _;
+use ocipull_spec::{Descriptor, DigestVerifier};
+
+use crate::body::content_length;
+use crate::retry::{Observer, Retrier};
+use crate::transport::{RequestBody, ResponseBody, final_url};
+use crate::{Client, Error, RedactedUrl};
+
+/// Bytes a blob download may discard in total because the registry ignored `Range`, as a
+/// multiple of the blob's size: one extra download of the blob at most, so the total stays
+/// linear in the size however often the connection drops.
+pub const RANGE_IGNORED_BUDGET_FACTOR: u64 = 1;
+
+/// The budget is at least this much, so small blobs always survive a few dropped
+/// connections: re-reading a megabyte costs nothing worth refusing.
+pub const RANGE_IGNORED_BUDGET_FLOOR: u64 = 1024 * 1024;
+
+/// A blob's content as a stream of verified chunks.
+///
+/// Implements [`Stream`] of `Result<Bytes, Error>`; [`BlobStream::into_reader`] gives an
+/// `AsyncRead`. The last chunk is only yielded once the whole content matched its digest;
+/// a mismatch is yielded as [`Error::BlobDigest`] instead.
+pub struct BlobStream {
+    descriptor: Descriptor,
+    inner: Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>,
+}
+
+impl std::fmt::Debug for BlobStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobStream")
+            .field("descriptor", &self.descriptor)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BlobStream {
+    /// The blob's descriptor.
+    pub fn descriptor(&self) -> &Descriptor {
+        &self.descriptor
+    }
+
+    /// The stream as an `AsyncRead` (and `AsyncBufRead`); errors become `io::Error`s whose
+    /// inner error is the [`Error`].
+    pub fn into_reader(self) -> tokio_util::io::StreamReader<BlobStream, Bytes> {
+        tokio_util::io::StreamReader::new(self)
+    }
+}
+
+impl Stream for BlobStream {
+    type Item = Result<Bytes, Error>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
+impl Client {
+    /// Streams the blob `descriptor` names, verifying its size and digest.
+    ///
+    /// The first request (with its retries) happens before this returns, so a missing blob
+    /// is an error here; later failures come out of the stream.
+    pub async fn blob(&self, descriptor: &Descriptor) -> Result<BlobStream, Error> {
+        self.blob_inner(descriptor, 0, true, None).await
+    }
+
+    /// Streams the blob from byte `offset` on, e.g. to continue a download kept on disk.
+    ///
+    /// Only the size is checked: the digest covers bytes this stream never sees, so the
+    /// caller verifies it (as [`ocipull_spec::layout::PartialBlob`] does).
+    pub async fn blob_from(
+        &self,
+        descriptor: &Descriptor,
+        offset: u64,
+    ) -> Result<BlobStream, Error> {
+        self.blob_inner(descriptor, offset, false, None).await
+    }
+
+    pub(crate) async fn blob_inner(
+        &self,
+        descriptor: &Descriptor,
+        offset: u64,
+        verify: bool,
+        observer: Option<Arc<dyn Observer>>,
+    ) -> Result<BlobStream, Error> {
+        if offset > descriptor.size {
+            return Err(Error::InvalidArgument {
+                repository: self.repository().clone(),
+                reason: format!(
+                    "offset {offset} is past the end of blob {} ({} bytes)",
+                    descriptor.digest, descriptor.size
+                ),
+            });
+        }
+        let uri = self.url(&format!("blobs/{}", descriptor.digest))?;
+        let budget = (descriptor.size.saturating_mul(RANGE_IGNORED_BUDGET_FACTOR))
+            .max(RANGE_IGNORED_BUDGET_FLOOR);
+        let mut fetch = Fetch {
+            client: self.clone(),
+            descriptor: descriptor.clone(),
+            url: RedactedUrl::from(&uri),
+            uri,
+            offset,
+            verifier: verify.then(|| descriptor.digest.verifier()),
+            body: None,
+            skip: 0,
+            skip_budget: budget,
+            retrier: self.retrier(observer),
+            finished: false,
+        };
+        if offset == descriptor.size {
+            // Nothing to download (an empty blob, or a download already complete).
+            fetch.complete()?;
+        } else {
+            fetch.open().await?;
+        }
+        let inner = futures_util::stream::try_unfold(fetch, |mut fetch| async move {
+            Ok(fetch.next_chunk().await?.map(|chunk| (chunk, fetch)))
+        });
+        Ok(BlobStream {
+            descriptor: descriptor.clone(),
+            inner: Box::pin(inner),
+        })
+    }
+}
+
+/// The state of one blob download.
+struct Fetch {
+    client: Client,
+    descriptor: Descriptor,
+    uri: Uri,
+    /// The URL that answered last (after redirects).
+    url: RedactedUrl,
+    /// The next byte of the blob to deliver.
+    offset: u64,
+    verifier: Option<DigestVerifier>,
+    body: Option<ResponseBody>,
+    /// Bytes still to discard from a `200` that ignored `Range`.
+    skip: u64,
+    /// Bytes that may still be discarded that way.
+    skip_budget: u64,
+    retrier: Retrier,
+    finished: bool,
+}
+
+impl Fetch {
+    /// Opens a response continuing at `offset`, retrying as the backoff allows.
+    async fn open(&mut self) -> Result<(), Error> {
+        loop {
+            match self.open_once().await {
+                Ok(()) => return Ok(()),
+                Err(error) => {
+                    if !self.retrier.wait(&error).await {
+                        return Err(error);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn open_once(&mut self) -> Result<(), Error> {
+        let mut request = self.client.request(Method::GET, self.uri.clone());
+        if self.offset > 0 {
+            request = request.header(header::RANGE, format!("bytes={}-", self.offset));
+            if let Some(observer) = &self.retrier.observer {
+                observer.resumed(self.offset);
+            }
+        }
+        let request = request
+            .body(RequestBody::default())
+            .map_err(|e| self.client.bad_request(e))?;
+        let observer = self.retrier.observer.clone();
+        let response = self.client.send(request, observer.as_deref()).await?;
+        self.url = final_url(&response, &self.uri);
+        let remaining = self.descriptor.size - self.offset;
+        let length = content_length(response.headers());
+        match response.status() {
+            StatusCode::PARTIAL_CONTENT => {
+                let range = response
+                    .headers()
+                    .get(header::CONTENT_RANGE)
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+                check_content_range(range.as_deref(), self.offset, self.descriptor.size)
+                    .map_err(|reason| self.range_error(reason))?;
+                if length.is_some_and(|n| n != remaining) {
+                    return Err(self.range_error(format!(
+                        "the 206 response has Content-Length {}, not {remaining}",
+                        length.unwrap_or_default()
+                    )));
+                }
+                self.skip = 0;
+            }
+            StatusCode::OK => {
+                if let Some(length) = length.filter(|&n| n != self.descriptor.size) {
+                    return Err(Error::BlobSize {
+                        url: self.url.clone(),
+                        digest: self.descriptor.digest.clone(),
+                        expected: self.descriptor.size,
+                        actual: length,
+                    });
+                }
+                if self.offset > 0 {
+                    if self.offset > self.skip_budget {
+                        return Err(Error::RangeIgnored {
+                            url: self.url.clone(),
+                            digest: self.descriptor.digest.clone(),
+                            budget: self.skip_budget,
+                        });
+                    }
+                    tracing::debug!(url = %self.url, offset = self.offset, "Range ignored, skipping");
+                    self.skip_budget -= self.offset;
+                    self.skip = self.offset;
+                }
+            }
+            other => {
+                return Err(Error::InvalidResponse {
+                    url: self.url.clone(),
+                    reason: format!("unexpected status {other} for a blob"),
+                });
+            }
+        }
+        self.body = Some(response.into_body());
+        Ok(())
+    }
+
+    fn range_error(&self, reason: String) -> Error {
+        Error::Range {
+            url: self.url.clone(),
+            offset: self.offset,
+            reason,
+        }
+    }
+
+    /// The next chunk; `None` once the whole blob was delivered and verified.
+    async fn next_chunk(&mut self) -> Result<Option<Bytes>, Error> {
+        let stall = self.client.inner.stall;
+        loop {
+            if self.finished {
+                return Ok(None);
+            }
+            if self.body.is_none() {
+                self.open().await?;
+            }
+            let body = self.body.as_mut().expect("opened above");
+            let failure = match tokio::time::timeout(stall, body.frame()).await {
+                Ok(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        if let Some(chunk) = self.accept(data)? {
+                            return Ok(Some(chunk));
+                        }
+                    }
+                    continue;
+                }
+                Ok(None) => {
+                    // A clean end before the descriptor's size: the registry sent a short
+                    // body on purpose, which another request will not fix.
+                    self.body = None;
+                    return Err(Error::BlobSize {
+                        url: self.url.clone(),
+                        digest: self.descriptor.digest.clone(),
+                        expected: self.descriptor.size,
+                        actual: self.offset,
+                    });
+                }
+                Ok(Some(Err(source))) => Error::Connection {
+                    method: Method::GET,
+                    url: self.url.clone(),
+                    source,
+                },
+                Err(_) => Error::Stalled {
+                    method: Method::GET,
+                    url: self.url.clone(),
+                    timeout: stall,
+                },
+            };
+            self.body = None;
+            if !self.retrier.wait(&failure).await {
+                return Err(failure);
+            }
+        }
+    }
+
+    /// Takes a chunk from the body: drops skipped bytes, checks the size, feeds the digest.
+    fn accept(&mut self, mut data: Bytes) -> Result<Option<Bytes>, Error> {
+        if self.skip > 0 {
+            let n = self.skip.min(data.len() as u64) as usize;
+            self.skip -= n as u64;
+            let _ = data.split_to(n);
+        }
+        if data.is_empty() {
+            return Ok(None);
+        }
+        let remaining = self.descriptor.size - self.offset;
+        if data.len() as u64 > remaining {
+            self.body = None;
+            return Err(Error::BlobSize {
+                url: self.url.clone(),
+                digest: self.descriptor.digest.clone(),
+                expected: self.descriptor.size,
+                actual: self.offset + data.len() as u64,
+            });
+        }
+        if let Some(v) = &mut self.verifier {
+            v.update(&data);
+        }
+        self.offset += data.len() as u64;
+        if self.offset == self.descriptor.size {
+            self.complete()?;
+        }
+        Ok(Some(data))
+    }
+
+    /// The whole blob went by: check the digest before the last chunk is handed out.
+    fn complete(&mut self) -> Result<(), Error> {
+        self.finished = true;
+        self.body = None;
+        if let Some(verifier) = self.verifier.take() {
+            verifier.finish().map_err(|m| Error::BlobDigest {
+                url: self.url.clone(),
+                expected: m.expected,
+                actual: m.actual,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks a `Content-Range` (RFC 9110 §14.4) answering `bytes=offset-` for a blob of `size`
+/// bytes: `bytes offset-(size-1)/size` (or `/*`).
+fn check_content_range(value: Option<&str>, offset: u64, size: u64) -> Result<(), String> {
+    let value = value.ok_or("the 206 response has no Content-Range")?;
+    let bad = || format!("the 206 response has Content-Range {value:?}");
+    let rest = value.trim().strip_prefix("bytes ").ok_or_else(bad)?;
+    let (range, total) = rest.split_once('/').ok_or_else(bad)?;
+    let (first, last) = range.split_once('-').ok_or_else(bad)?;
+    let first: u64 = first.trim().parse().map_err(|_| bad())?;
+    let last: u64 = last.trim().parse().map_err(|_| bad())?;
+    let total_ok = match total.trim() {
+        "*" => true,
+        t => t.parse::<u64>().map_err(|_| bad())? == size,
+    };
+    if first != offset || last.checked_add(1) != Some(size) || !total_ok {
+        return Err(format!(
+            "{} instead of bytes {offset}-{}/{size}",
+            bad(),
+            size.saturating_sub(1)
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_content_range;
+
+    #[test]
+    fn content_range_must_continue_at_the_offset() {
+        assert_eq!(
+            check_content_range(Some("bytes 10-99/100"), 10, 100),
+            Ok(())
+        );
+        assert_eq!(check_content_range(Some("bytes 10-99/*"), 10, 100), Ok(()));
+        for bad in [
+            None,
+            Some("bytes 0-99/100"),
+            Some("bytes 10-98/100"),
+            Some("bytes 10-99/101"),
+            Some("bytes 10-99"),
+            Some("items 10-99/100"),
+            Some("bytes x-99/100"),
+            Some("bytes 10-18446744073709551615/100"),
+            Some("bytes */100"),
+        ] {
+            assert!(check_content_range(bad, 10, 100).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! `read` and `head`: manifests and indexes (distribution-spec "Pulling manifests").
+
+use std::sync::Arc;
+
+use http::{HeaderMap, HeaderValue, Method, header};
+use ocipull_spec::{Descriptor, Digest, DigestError, Manifest, Tag, media_type};
+
+use crate::body::{Source, content_length, read_limited};
+use crate::retry::Observer;
+use crate::transport::{RequestBody, final_url};
+use crate::{Client, Error, RedactedUrl};
+
+/// The `Docker-Content-Digest` header (distribution-spec: registries should send it with
+/// manifests and blobs).
+pub(crate) const DOCKER_CONTENT_DIGEST: &str = "docker-content-digest";
+
+/// The `Accept` header for manifests: OCI index and manifest, Docker manifest list and
+/// schema 2 manifest. Distribution answers 404 for OCI content without it, and converts
+/// schema 2 to schema 1 (another digest) when schema 2 is not listed.
+fn accept() -> HeaderValue {
+    HeaderValue::from_str(&media_type::MANIFEST_ACCEPT.join(", "))
+        .expect("media types are valid header text")
+}
+
+/// The reference a manifest request names.
+fn reference<'a>(
+    client: &Client,
+    tag: Option<&'a Tag>,
+    digest: Option<&'a Digest>,
+) -> Result<&'a str, Error> {
+    match (tag, digest) {
+        (Some(tag), _) => Ok(tag.as_str()),
+        (None, Some(digest)) => Ok(digest.as_str()),
+        (None, None) => Err(Error::InvalidArgument {
+            repository: client.repository().clone(),
+            reason: "a manifest is named by a tag, a digest, or both; neither was given".into(),
+        }),
+    }
+}
+
+/// Parses `Docker-Content-Digest`. Digests with an algorithm the client does not know are
+/// ignored (they cannot be checked); malformed ones are errors.
+fn header_digest(headers: &HeaderMap, url: &RedactedUrl) -> Result<Option<Digest>, Error> {
+    let Some(value) = headers.get(DOCKER_CONTENT_DIGEST) else {
+        return Ok(None);
+    };
+    let text = String::from_utf8_lossy(value.as_bytes()).trim().to_owned();
+    match text.parse::<Digest>() {
+        Ok(d) => Ok(Some(d)),
+        Err(DigestError::UnsupportedAlgorithm { .. }) => Ok(None),
+        Err(e) => Err(Error::InvalidHeader {
+            url: url.clone(),
+            header: "Docker-Content-Digest",
+            value: text,
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// The media type of a `Content-Type` value, without parameters.
+fn content_type(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    Some(value.split(';').next().unwrap_or("").trim().to_owned())
+}
+
+impl Client {
+    /// Fetches a manifest or index by tag, digest, or both.
+    ///
+    /// - With a tag only, the registry is trusted to name the right content.
+    /// - With a digest, the bytes must hash to it.
+    /// - With both, the tag is requested and the digest verifies the answer.
+    ///
+    /// `Accept` lists the OCI and Docker schema 2 types. As the distribution-spec advises, a
+    /// `Content-Type` contradicting the body's `mediaType`, or a `Docker-Content-Digest`
+    /// (sha256 or sha512) that does not match the bytes, is an error. The body is read only
+    /// up to the manifest limit (50 MiB by default).
+    pub async fn read(
+        &self,
+        tag: Option<&Tag>,
+        digest: Option<&Digest>,
+    ) -> Result<Manifest, Error> {
+        self.read_observed(tag, digest, None).await
+    }
+
+    pub(crate) async fn read_observed(
+        &self,
+        tag: Option<&Tag>,
+        digest: Option<&Digest>,
+        observer: Option<Arc<dyn Observer>>,
+    ) -> Result<Manifest, Error> {
+        let uri = self.url(&format!("manifests/{}", reference(self, tag, digest)?))?;
+        let mut retrier = self.retrier(observer.clone());
+        retrier
+            .run(|| self.read_once(uri.clone(), digest, observer.as_deref()))
+            .await
+    }
+
+    async fn read_once(
+        &self,
+        uri: http::Uri,
+        expected: Option<&Digest>,
+        observer: Option<&dyn Observer>,
+    ) -> Result<Manifest, Error> {
+        let request = self
+            .request(Method::GET, uri.clone())
+            .header(header::ACCEPT, accept())
+            .body(RequestBody::default())
+            .map_err(|e| self.bad_request(e))?;
+        let response = self.send(request, observer).await?;
+        let url = final_url(&response, &uri);
+        let (parts, body) = response.into_parts();
+        let source = Source {
+            method: &Method::GET,
+            url: &url,
+            stall: self.inner.stall,
+        };
+        let bytes = read_limited(
+            &parts.headers,
+            body,
+            self.inner.limits.manifest,
+            "manifest",
+            &source,
+        )
+        .await?;
+        if let Some(claimed) = header_digest(&parts.headers, &url)? {
+            let actual = Digest::compute(claimed.algorithm(), &bytes);
+            if actual != claimed {
+                return Err(Error::ContentDigestMismatch {
+                    url,
+                    header: claimed,
+                    actual,
+                });
+            }
+        }
+        let declared = content_type(&parts.headers);
+        Manifest::from_bytes(bytes, declared.as_deref(), expected)
+            .map_err(|source| Error::Manifest { url, source })
+    }
+
+    /// The descriptor (digest, size, media type) of a manifest, from a `HEAD` request.
+    ///
+    /// The digest comes from `Docker-Content-Digest` (or the digest asked for); when the
+    /// registry leaves out what a descriptor needs, the manifest is fetched with
+    /// [`Client::read`] instead. With both a tag and a digest, the registry's digest must
+    /// be the one given.
+    pub async fn head(
+        &self,
+        tag: Option<&Tag>,
+        digest: Option<&Digest>,
+    ) -> Result<Descriptor, Error> {
+        let uri = self.url(&format!("manifests/{}", reference(self, tag, digest)?))?;
+        let found = self
+            .retrier(None)
+            .run(|| self.head_once(uri.clone(), digest))
+            .await?;
+        match found {
+            Some(descriptor) => Ok(descriptor),
+            None => Ok(self.read(tag, digest).await?.descriptor()),
+        }
+    }
+
+    async fn head_once(
+        &self,
+        uri: http::Uri,
+        expected: Option<&Digest>,
+    ) -> Result<Option<Descriptor>, Error> {
+        let request = self
+            .request(Method::HEAD, uri.clone())
+            .header(header::ACCEPT, accept())
+            .body(RequestBody::default())
+            .map_err(|e| self.bad_request(e))?;
+        let response = self.send(request, None).await?;
+        let url = final_url(&response, &uri);
+        let headers = response.headers();
+        let claimed = header_digest(headers, &url)?;
+        if let (Some(claimed), Some(expected)) = (&claimed, expected) {
+            if claimed != expected {
+                return Err(Error::InvalidResponse {
+                    url,
+                    reason: format!(
+                        "Docker-Content-Digest is {claimed}, not the requested {expected}"
+                    ),
+                });
+            }
+        }
+        let media_type = content_type(headers).filter(|m| media_type::is_manifest(m));
+        let size = content_length(headers);
+        Ok(match (claimed.or(expected.cloned()), size, media_type) {
+            (Some(digest), Some(size), Some(media_type)) => {
+                Some(Descriptor::new(media_type, digest, size))
+            }
+            _ => None,
+        })
+    }
+
+    pub(crate) fn bad_request(&self, e: http::Error) -> Error {
+        Error::InvalidArgument {
+            repository: self.repository().clone(),
+            reason: format!("cannot build the request: {e}"),
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! `tags`: the repository's tags, every page (distribution-spec "Listing Tags").
+
+use std::collections::HashSet;
+
+use http::{Method, Uri};
+use ocipull_spec::Tag;
+
+use super::link::{MAX_PAGES, next_link};
+use crate::body::{Source, read_limited};
+use crate::transport::{RequestBody, final_url};
+use crate::{Client, Error};
+
+#[derive(serde::Deserialize)]
+struct TagList {
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+}
+
+impl Client {
+    /// Every tag of the repository, following `Link` pagination. A page is read only up to
+    /// the manifest limit; a tag that is not a valid tag name is an error.
+    pub async fn tags(&self) -> Result<Vec<Tag>, Error> {
+        let mut retrier = self.retrier(None);
+        let mut uri = self.url("tags/list")?;
+        let mut seen = HashSet::new();
+        let mut tags = Vec::new();
+        for _ in 0..MAX_PAGES {
+            seen.insert(uri.clone());
+            let (page, next) = retrier.run(|| self.tags_page(uri.clone())).await?;
+            tags.extend(page);
+            match next {
+                Some(next) if !seen.contains(&next) => uri = next,
+                _ => return Ok(tags),
+            }
+        }
+        Ok(tags)
+    }
+
+    async fn tags_page(&self, uri: Uri) -> Result<(Vec<Tag>, Option<Uri>), Error> {
+        let request = self
+            .request(Method::GET, uri.clone())
+            .body(RequestBody::default())
+            .map_err(|e| self.bad_request(e))?;
+        let response = self.send(request, None).await?;
+        let url = final_url(&response, &uri);
+        let next = next_link(response.headers())
+            .map(|target| self.resolve_link(&uri, &target))
+            .transpose()?;
+        let (parts, body) = response.into_parts();
+        let source = Source {
+            method: &Method::GET,
+            url: &url,
+            stall: self.inner.stall,
+        };
+        let bytes = read_limited(
+            &parts.headers,
+            body,
+            self.inner.limits.manifest,
+            "tag list",
+            &source,
+        )
+        .await?;
+        let list: TagList = serde_json::from_slice(&bytes).map_err(|e| Error::InvalidResponse {
+            url: url.clone(),
+            reason: format!("not a tag list: {e}"),
+        })?;
+        let tags = list
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| {
+                t.parse::<Tag>().map_err(|e| Error::InvalidResponse {
+                    url: url.clone(),
+                    reason: e.to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((tags, next))
+    }
+}

@@ -1,0 +1,210 @@
+//! Fetching blobs into the layout: bounded concurrency, resumable partial files.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use futures_util::StreamExt as _;
+use ocipull_spec::Descriptor;
+use ocipull_spec::layout::{LayoutError, LayoutWriter, PartialBlob};
+use tokio_util::sync::CancellationToken;
+
+use super::events::{Events, PullEvent};
+use crate::{Client, Error, RedactedUrl};
+
+/// What the fetch step did.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Fetched {
+    pub(crate) downloaded: usize,
+    pub(crate) skipped: usize,
+    pub(crate) bytes: u64,
+}
+
+impl Fetched {
+    fn add(&mut self, other: Fetched) {
+        self.downloaded += other.downloaded;
+        self.skipped += other.skipped;
+        self.bytes += other.bytes;
+    }
+}
+
+/// Settings of the fetch step.
+#[derive(Clone)]
+pub(crate) struct FetchSettings {
+    pub(crate) client: Client,
+    pub(crate) writer: Arc<LayoutWriter>,
+    pub(crate) events: Events,
+    pub(crate) verify_existing: bool,
+}
+
+/// Fetches `blobs` with at most `jobs` downloads at a time. The first failure stops the
+/// others (each keeps what it wrote for the next run) and is returned.
+pub(crate) async fn fetch_all(
+    settings: FetchSettings,
+    blobs: Vec<Descriptor>,
+    jobs: usize,
+) -> Result<Fetched, Error> {
+    let queue = Arc::new(Mutex::new(VecDeque::from(blobs)));
+    let cancel = CancellationToken::new();
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..jobs.max(1) {
+        let (settings, queue, cancel) = (settings.clone(), queue.clone(), cancel.clone());
+        workers.spawn(async move {
+            let mut total = Fetched::default();
+            loop {
+                let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+                let Some(descriptor) = next else {
+                    return Ok(total);
+                };
+                if cancel.is_cancelled() {
+                    return Ok(total);
+                }
+                match fetch_one(&settings, &descriptor, &cancel).await {
+                    Ok(done) => total.add(done),
+                    Err(e) => {
+                        cancel.cancel();
+                        return Err(e);
+                    }
+                }
+            }
+        });
+    }
+    let mut total = Fetched::default();
+    let mut first_error = None;
+    while let Some(joined) = workers.join_next().await {
+        match joined {
+            Ok(Ok(done)) => total.add(done),
+            Ok(Err(e)) => {
+                first_error.get_or_insert(e);
+            }
+            Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+            Err(_) => {}
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(total),
+    }
+}
+
+fn blob_url(client: &Client, descriptor: &Descriptor) -> RedactedUrl {
+    RedactedUrl::new(&format!(
+        "{}/v2/{}/blobs/{}",
+        client.inner.origin,
+        client.repository(),
+        descriptor.digest
+    ))
+}
+
+/// Fetches one blob unless it is already there.
+async fn fetch_one(
+    settings: &FetchSettings,
+    descriptor: &Descriptor,
+    cancel: &CancellationToken,
+) -> Result<Fetched, Error> {
+    let writer = &settings.writer;
+    if writer.has_blob(descriptor)
+        && (!settings.verify_existing || writer.verify_blob(descriptor).await.is_ok())
+    {
+        settings.events.emit(PullEvent::BlobSkipped {
+            digest: descriptor.digest.clone(),
+            size: descriptor.size,
+        });
+        return Ok(Fetched {
+            skipped: 1,
+            ..Fetched::default()
+        });
+    }
+    let mut started_over = false;
+    loop {
+        let mut partial = writer.partial(descriptor).await?;
+        let offset = partial.offset();
+        settings.events.emit(PullEvent::BlobStarted {
+            digest: descriptor.digest.clone(),
+            size: descriptor.size,
+            offset,
+        });
+        match download(settings, descriptor, &mut partial, cancel).await {
+            Ok(true) => {}
+            Ok(false) => {
+                // Stopped because another download failed: keep what is here for next time.
+                partial.flush().await?;
+                return Ok(Fetched::default());
+            }
+            Err(e) => {
+                let _ = partial.flush().await;
+                return Err(e);
+            }
+        }
+        let bytes = descriptor.size - offset;
+        match partial.commit().await {
+            Ok(()) => {
+                settings.events.emit(PullEvent::BlobDone {
+                    digest: descriptor.digest.clone(),
+                    size: descriptor.size,
+                });
+                return Ok(Fetched {
+                    downloaded: 1,
+                    bytes,
+                    ..Fetched::default()
+                });
+            }
+            // The bytes kept from an earlier run were not a prefix of this blob (the commit
+            // deleted them): download it once more from the start.
+            Err(LayoutError::Digest(_)) if offset > 0 && !started_over => started_over = true,
+            Err(LayoutError::Digest(m)) => {
+                return Err(Error::BlobDigest {
+                    url: blob_url(&settings.client, descriptor),
+                    expected: m.expected,
+                    actual: m.actual,
+                });
+            }
+            Err(LayoutError::SizeMismatch {
+                expected, actual, ..
+            }) => {
+                return Err(Error::BlobSize {
+                    url: blob_url(&settings.client, descriptor),
+                    digest: descriptor.digest.clone(),
+                    expected,
+                    actual,
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Streams the rest of a blob into its partial file. `Ok(false)` when cancelled.
+async fn download(
+    settings: &FetchSettings,
+    descriptor: &Descriptor,
+    partial: &mut PartialBlob,
+    cancel: &CancellationToken,
+) -> Result<bool, Error> {
+    let observer = settings.events.observer(Some(descriptor.digest.clone()));
+    let offset = partial.offset();
+    // The partial file hashes everything written to it (including bytes kept from an
+    // earlier run), so the stream only checks sizes: each byte is hashed once.
+    let mut stream = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => return Ok(false),
+        stream = settings.client.blob_inner(descriptor, offset, false, Some(observer)) => stream?,
+    };
+    loop {
+        let next = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Ok(false),
+            next = stream.next() => next,
+        };
+        match next {
+            None => return Ok(true),
+            Some(Err(e)) => return Err(e),
+            Some(Ok(chunk)) => {
+                partial.write(&chunk).await?;
+                settings.events.emit(PullEvent::BlobProgress {
+                    digest: descriptor.digest.clone(),
+                    bytes: chunk.len() as u64,
+                });
+            }
+        }
+    }
+}

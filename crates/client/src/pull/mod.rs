@@ -1,0 +1,238 @@
+//! Pulling to disk: an image, one platform of an index, or a whole index, into an OCI
+//! image layout (image-spec "OCI Image Layout Specification").
+//!
+//! Four steps, each on its own: **plan** (read the manifests, pick the platform, list the
+//! blobs), **fetch** (download blobs with bounded concurrency into partial files, verified
+//! before they are renamed into `blobs/`), **write** (manifests, then `index.json` with the
+//! `org.opencontainers.image.ref.name` annotation), and **report** (events to a callback).
+//!
+//! An interrupted pull leaves nothing unverified in `blobs/` and `index.json` never names
+//! a manifest whose blobs are missing. Partial downloads wait outside `blobs/`; running the
+//! same pull again continues each with `Range` from where it stopped.
+
+mod events;
+mod fetch;
+mod plan;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use ocipull_spec::layout::{LayoutError, LayoutWriter};
+use ocipull_spec::{Descriptor, Digest, Platform, Reference};
+
+pub use events::{EventHandler, PullEvent};
+pub use plan::MAX_INDEX_DEPTH;
+
+use crate::{Client, Error};
+
+/// Blobs downloaded at once by default: enough to fill a link with a few large layers
+/// while staying polite to the registry (Docker and containerd use 3; skopeo 6 per image).
+pub const DEFAULT_JOBS: usize = 4;
+
+/// Which images of an index to pull.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Platforms {
+    /// The image for one platform (image-spec platform matching, see
+    /// [`Platform::matches`]); an image manifest is pulled whatever its platform.
+    One(Platform),
+    /// The index with every image it lists.
+    All,
+}
+
+impl Platforms {
+    /// The platform of this machine: `linux` (or `windows`) and the Go name of the CPU
+    /// architecture, the convention of image indexes.
+    pub fn host() -> Platforms {
+        let arch = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            "x86" => "386",
+            "powerpc64" if cfg!(target_endian = "little") => "ppc64le",
+            "loongarch64" => "loong64",
+            other => other,
+        };
+        let os = if cfg!(windows) { "windows" } else { "linux" };
+        Platforms::One(Platform::new(os, arch))
+    }
+}
+
+/// Options of [`Client::pull`].
+#[derive(Clone)]
+pub struct PullOptions {
+    platforms: Platforms,
+    jobs: usize,
+    events: Option<EventHandler>,
+    verify_existing: bool,
+    ref_name: Option<Option<String>>,
+}
+
+impl std::fmt::Debug for PullOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PullOptions")
+            .field("platforms", &self.platforms)
+            .field("jobs", &self.jobs)
+            .field("events", &self.events.is_some())
+            .field("verify_existing", &self.verify_existing)
+            .field("ref_name", &self.ref_name)
+            .finish()
+    }
+}
+
+impl Default for PullOptions {
+    fn default() -> Self {
+        PullOptions::new(Platforms::host())
+    }
+}
+
+impl PullOptions {
+    /// Options pulling `platforms`.
+    pub fn new(platforms: Platforms) -> PullOptions {
+        PullOptions {
+            platforms,
+            jobs: DEFAULT_JOBS,
+            events: None,
+            verify_existing: true,
+            ref_name: None,
+        }
+    }
+
+    /// Which images of an index to pull. Default is [`Platforms::host`].
+    pub fn platforms(mut self, platforms: Platforms) -> Self {
+        self.platforms = platforms;
+        self
+    }
+
+    /// Blobs downloaded at once. Default is [`DEFAULT_JOBS`]; 0 counts as 1.
+    pub fn jobs(mut self, jobs: usize) -> Self {
+        self.jobs = jobs.max(1);
+        self
+    }
+
+    /// The events callback. Default is none. It runs on the download tasks: keep it short.
+    pub fn events(mut self, handler: impl Fn(&PullEvent) + Send + Sync + 'static) -> Self {
+        self.events = Some(Arc::new(handler));
+        self
+    }
+
+    /// Whether blobs already in the layout are hashed again before being skipped. Default
+    /// is yes; without it a blob of the right size is trusted (the layout writer only
+    /// ever renames verified blobs into place).
+    pub fn verify_existing(mut self, verify: bool) -> Self {
+        self.verify_existing = verify;
+        self
+    }
+
+    /// The `org.opencontainers.image.ref.name` of the `index.json` entry (`None`: no
+    /// annotation). Default is the reference's tag, or `latest` when the reference names
+    /// neither tag nor digest, or none for a digest-only reference.
+    pub fn ref_name(mut self, name: Option<String>) -> Self {
+        self.ref_name = Some(name);
+        self
+    }
+}
+
+/// What [`Client::pull`] did.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PullReport {
+    /// The manifest or index the reference names.
+    pub root: Descriptor,
+    /// The `index.json` entry written: the root, or the image chosen for a platform.
+    pub entry: Descriptor,
+    /// Manifests and indexes written.
+    pub manifests: usize,
+    /// Blobs downloaded.
+    pub blobs_downloaded: usize,
+    /// Blobs already present and skipped.
+    pub blobs_skipped: usize,
+    /// Bytes downloaded for blobs (resumed downloads count only the new bytes).
+    pub bytes_downloaded: u64,
+}
+
+impl PullReport {
+    /// The digest of the manifest written to `index.json`.
+    pub fn digest(&self) -> &Digest {
+        &self.entry.digest
+    }
+}
+
+impl Client {
+    /// Pulls `reference` into the OCI image layout at `dir` (created when missing; an
+    /// existing layout keeps its other entries).
+    ///
+    /// The reference's repository must be the client's. An image manifest is pulled as
+    /// is; for an index, [`PullOptions::platforms`] picks one image or all of them.
+    pub async fn pull(
+        &self,
+        reference: &Reference,
+        dir: impl AsRef<Path>,
+        options: &PullOptions,
+    ) -> Result<PullReport, Error> {
+        if reference.repository() != self.repository() {
+            return Err(Error::InvalidArgument {
+                repository: self.repository().clone(),
+                reason: format!("the reference {reference} names another repository"),
+            });
+        }
+        let events = events::Events::new(options.events.clone());
+        let tag = match (reference.tag(), reference.digest()) {
+            (None, None) => Some(reference.tag_or_latest()),
+            (tag, _) => tag.cloned(),
+        };
+        let plan = plan::plan(
+            self,
+            tag.as_ref(),
+            reference.digest(),
+            &options.platforms,
+            &events,
+        )
+        .await?;
+        let dir = dir.as_ref().to_owned();
+        let writer = Arc::new(blocking(move || LayoutWriter::create(dir)).await?);
+        let fetched = fetch::fetch_all(
+            fetch::FetchSettings {
+                client: self.clone(),
+                writer: writer.clone(),
+                events: events.clone(),
+                verify_existing: options.verify_existing,
+            },
+            plan.blobs,
+            options.jobs,
+        )
+        .await?;
+        let ref_name = match &options.ref_name {
+            Some(name) => name.clone(),
+            None => tag.map(|t| t.to_string()),
+        };
+        let manifests = plan.manifests.len();
+        let entry = plan.entry.clone();
+        {
+            let entry = entry.clone();
+            blocking(move || {
+                for m in &plan.manifests {
+                    writer.write_blob_bytes(&m.descriptor(), m.bytes())?;
+                }
+                writer.add_manifest(&entry, ref_name.as_deref())
+            })
+            .await?;
+        }
+        Ok(PullReport {
+            root: plan.root,
+            entry,
+            manifests,
+            blobs_downloaded: fetched.downloaded,
+            blobs_skipped: fetched.skipped,
+            bytes_downloaded: fetched.bytes,
+        })
+    }
+}
+
+/// Runs file-system work that fsyncs off the async worker threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, LayoutError> + Send + 'static,
+) -> Result<T, Error> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result.map_err(Error::from),
+        Err(join) => std::panic::resume_unwind(join.into_panic()),
+    }
+}

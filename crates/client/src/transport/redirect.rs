@@ -1,0 +1,36 @@
+//! Following redirects: blob downloads are commonly a 307 to a CDN.
+//!
+//! tower-http's `FollowRedirect` does the following; the policy here limits the hops and
+//! removes `Authorization` (and cookies) whenever a hop changes origin, so a registry token
+//! never reaches a CDN or any other host (distribution-spec "Pulling blobs": a registry may
+//! redirect to another location; RFC 9110 §15.4 on redirection).
+
+use http::Response;
+use tower_http::follow_redirect::policy::{FilterCredentials, Limited, PolicyExt as _};
+use tower_http::follow_redirect::{FollowRedirect, RequestUri};
+
+use crate::RedactedUrl;
+
+/// Redirects followed for one request: browsers follow about twenty; a registry needs one
+/// or two (registry → CDN, perhaps CDN → region), so ten leaves room without looping long.
+pub const MAX_REDIRECTS: usize = 10;
+
+/// Wraps `inner` in the redirect layer.
+pub(crate) fn follow_redirects<S>(
+    inner: S,
+) -> FollowRedirect<S, tower_http::follow_redirect::policy::And<Limited, FilterCredentials>> {
+    FollowRedirect::with_policy(
+        inner,
+        Limited::new(MAX_REDIRECTS)
+            .and::<_, super::RequestBody, crate::Error>(FilterCredentials::new()),
+    )
+}
+
+/// The URL that finally answered (after redirects), redacted; `fallback` when unknown.
+pub(crate) fn final_url<B>(response: &Response<B>, fallback: &http::Uri) -> RedactedUrl {
+    let uri = response
+        .extensions()
+        .get::<RequestUri>()
+        .map_or(fallback, |u| &u.0);
+    RedactedUrl::from(uri)
+}
