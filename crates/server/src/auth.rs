@@ -12,7 +12,10 @@ use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock, so paused-clock tests can let tokens expire without waiting.
+use tokio::time::Instant;
 
 use base64::Engine as _;
 use futures_util::future::BoxFuture;

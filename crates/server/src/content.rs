@@ -25,7 +25,7 @@ pub(crate) enum ContentKind {
         digest: Digest,
         source: Arc<dyn BlobSource>,
     },
-    Manifest(Manifest),
+    Manifest(Box<Manifest>),
 }
 
 impl Content {
@@ -51,7 +51,7 @@ impl Content {
     /// A child manifest of an index.
     pub fn manifest(manifest: Manifest) -> Content {
         Content {
-            kind: ContentKind::Manifest(manifest),
+            kind: ContentKind::Manifest(Box::new(manifest)),
         }
     }
 

@@ -53,7 +53,7 @@ mod log;
 mod manifests;
 mod net;
 mod query;
-pub mod range;
+mod range;
 mod referrers;
 mod response;
 mod route;

@@ -54,7 +54,7 @@ impl Router {
         }
         let headers = request.headers();
         let query = request.uri().query();
-        match route {
+        let name = match route {
             Route::Base => {
                 let mut r = Response::new(if head {
                     Body::empty()
@@ -65,37 +65,46 @@ impl Router {
                     .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
                 r.headers_mut()
                     .insert(header::CONTENT_LENGTH, HeaderValue::from(2));
-                r
+                return r;
             }
-            Route::Upload => error(
-                StatusCode::NOT_FOUND,
-                ErrorCode::BlobUploadUnknown,
-                "this registry is pull-only: there are no uploads",
-            ),
-            Route::Manifest { name, reference } => match repository(name) {
-                Ok(repo) => serve_manifest(
-                    &self.store,
-                    self.policy,
-                    headers,
-                    head,
-                    &repo,
-                    &decode(reference),
-                ),
-                Err(r) => r,
-            },
-            Route::Blob { name, digest } => match repository(name) {
-                Ok(repo) => self.blob(request, head, &repo, &decode(digest)),
-                Err(r) => r,
-            },
-            Route::Tags { name } => match repository(name) {
-                Ok(repo) => serve_tags(&self.store, &repo, query, head),
-                Err(r) => r,
-            },
-            Route::Referrers { name, digest } => match repository(name) {
-                Ok(repo) => serve_referrers(&self.store, &repo, &decode(digest), query, head),
-                Err(r) => r,
-            },
+            Route::Upload => {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    ErrorCode::BlobUploadUnknown,
+                    "this registry is pull-only: there are no uploads",
+                );
+            }
             Route::Unknown => unreachable!("handled above"),
+            Route::Manifest { name, .. }
+            | Route::Blob { name, .. }
+            | Route::Tags { name }
+            | Route::Referrers { name, .. } => name,
+        };
+        let repo = match name.parse::<Repository>() {
+            Ok(r) => r,
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::NameInvalid,
+                    e.to_string(),
+                );
+            }
+        };
+        match route {
+            Route::Manifest { reference, .. } => serve_manifest(
+                &self.store,
+                self.policy,
+                headers,
+                head,
+                &repo,
+                &decode(reference),
+            ),
+            Route::Blob { digest, .. } => self.blob(request, head, &repo, &decode(digest)),
+            Route::Tags { .. } => serve_tags(&self.store, &repo, query, head),
+            Route::Referrers { digest, .. } => {
+                serve_referrers(&self.store, &repo, &decode(digest), query, head)
+            }
+            Route::Base | Route::Upload | Route::Unknown => unreachable!("handled above"),
         }
     }
 
@@ -142,17 +151,6 @@ impl Router {
         }
         serve_blob(request.headers(), head, &digest, source)
     }
-}
-
-/// A repository name from the path; 400 `NAME_INVALID` when it is not one.
-fn repository(name: &str) -> Result<Repository, Response<Body>> {
-    name.parse::<Repository>().map_err(|e| {
-        error(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::NameInvalid,
-            e.to_string(),
-        )
-    })
 }
 
 /// The router as a service (the innermost layer of the stack).

@@ -67,7 +67,7 @@ impl Store {
                     given_blobs.insert(digest, source);
                 }
                 ContentKind::Manifest(m) => {
-                    given_manifests.insert(m.digest().clone(), m);
+                    given_manifests.insert(m.digest().clone(), *m);
                 }
             }
         }

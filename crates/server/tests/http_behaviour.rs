@@ -147,7 +147,7 @@ async fn run(server: &Server, cases: Vec<Case>) {
         let body_ok = match &c.body {
             Want::Any => true,
             Want::Empty => a.body.is_empty(),
-            Want::Exact(b) => &a.body == b,
+            Want::Exact(b) => a.body == *b,
             Want::Code(code) => a.error_code().as_deref() == Some(*code),
             Want::Json(v) => {
                 serde_json::from_slice::<serde_json::Value>(&a.body)

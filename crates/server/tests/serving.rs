@@ -1,0 +1,293 @@
+//! Serving: content added while serving, HTTP/1.1 and h2c, stopping on drop, the request
+//! log, and loading image layouts.
+
+mod common;
+
+use common::{fetch, image, index};
+use http::Method;
+use ocipull_server::{AddError, Content, Server};
+use ocipull_spec::layout::{LayoutError, LayoutWriter};
+use ocipull_spec::{Bytes, Digest, Repository, Tag};
+
+#[tokio::test]
+async fn content_added_while_serving_is_served() {
+    let running = Server::builder().request_log(true).build().spawn().unwrap();
+    let url = format!("{}/v2/late/manifests/v1", running.url());
+    assert_eq!(fetch(&url, Method::GET, &[], false).await.status, 404);
+    let img = image("late", &[b"late"], None);
+    running
+        .add(
+            &"late".parse().unwrap(),
+            Some("v1".parse().unwrap()),
+            img.manifest.clone(),
+            img.blobs(),
+        )
+        .unwrap();
+    for http2 in [false, true] {
+        let a = fetch(
+            &url,
+            Method::GET,
+            &[("accept", "application/vnd.oci.image.manifest.v1+json")],
+            http2,
+        )
+        .await;
+        assert_eq!(a.status, 200);
+        assert_eq!(a.body, img.manifest.bytes()[..]);
+        assert_eq!(
+            a.header("docker-distribution-api-version"),
+            Some("registry/2.0")
+        );
+    }
+    let log = running.request_log().unwrap();
+    let records = log.records();
+    assert_eq!(records.len(), 3);
+    assert_eq!(records[0].status, 404);
+    assert_eq!(
+        records[1].accept.as_deref(),
+        Some("application/vnd.oci.image.manifest.v1+json")
+    );
+    assert!(!records[1].authorization);
+    assert_eq!(records[1].range, None);
+    assert_eq!(log.matching("/late/").len(), 3);
+    log.clear();
+    assert!(log.is_empty());
+}
+
+#[test]
+fn dropping_the_test_server_stops_it() {
+    let running = Server::new().spawn().unwrap();
+    let addr = running.addr();
+    assert!(std::net::TcpStream::connect(addr).is_ok());
+    drop(running);
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "the port is closed after drop"
+    );
+}
+
+#[test]
+fn the_request_log_is_off_by_default() {
+    assert!(Server::new().request_log().is_none());
+}
+
+#[test]
+fn add_checks_references_and_changes_nothing_on_failure() {
+    let server = Server::new();
+    let repo: Repository = "x".parse().unwrap();
+    let img = image("x", &[b"one", b"two"], None);
+    // A missing layer.
+    let err = server
+        .add(
+            &repo,
+            Some(Tag::latest()),
+            img.manifest.clone(),
+            [img.config.clone(), img.layers[0].clone()],
+        )
+        .unwrap_err();
+    match err {
+        AddError::MissingContent {
+            digest,
+            referenced_by,
+            ..
+        } => {
+            assert_eq!(digest, Digest::sha256(b"two"));
+            assert_eq!(&referenced_by, img.manifest.digest());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(server.store().tags(&repo).is_none(), "nothing was stored");
+    // A blob whose size differs from its descriptor.
+    let wrong = Content::blob(Digest::sha256(b"two"), Bytes::from_static(b"twoo"));
+    let err = server
+        .add(
+            &repo,
+            None,
+            img.manifest.clone(),
+            [
+                img.config.clone().into(),
+                img.layers[0].clone().into(),
+                wrong,
+            ],
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AddError::SizeMismatch {
+                expected: 3,
+                actual: 4,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // An index needs its children.
+    let other = image("y", &[b"y"], None);
+    let idx = index(&[&img, &other]);
+    let err = server
+        .add(&repo, None, idx.clone(), img.blobs())
+        .unwrap_err();
+    assert!(matches!(err, AddError::MissingContent { .. }), "{err:?}");
+    // Children given as manifests or as bytes; content stored earlier counts.
+    server
+        .add(&repo, None, img.manifest.clone(), img.blobs())
+        .unwrap();
+    let mut content: Vec<Content> = other.blobs().into_iter().map(Into::into).collect();
+    content.push(Content::bytes(other.manifest.bytes().clone()));
+    server
+        .add(&repo, Some(Tag::latest()), idx.clone(), content)
+        .unwrap();
+    assert_eq!(
+        server.store().tags(&repo).unwrap(),
+        vec![(Tag::latest(), idx.digest().clone())]
+    );
+    // A child given as bytes that is not that manifest is refused.
+    let garbage = Content::blob(other.manifest.digest().clone(), Bytes::from_static(b"{}"));
+    let fresh = Server::new();
+    let mut content: Vec<Content> = img.blobs().into_iter().map(Into::into).collect();
+    content.push(Content::manifest(img.manifest.clone()));
+    content.push(garbage);
+    let err = fresh.add(&repo, None, idx, content).unwrap_err();
+    assert!(matches!(err, AddError::ChildManifest { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn layouts_are_served_from_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = LayoutWriter::create(dir.path()).unwrap();
+    let a = image("a", &[&vec![7u8; 600_000]], None);
+    let b = image("b", &[b"b"], None);
+    let idx = index(&[&a, &b]);
+    for img in [&a, &b] {
+        for blob in img.blobs() {
+            let d = ocipull_spec::Descriptor::new("x", Digest::sha256(&blob), blob.len() as u64);
+            w.write_blob_bytes(&d, &blob).unwrap();
+        }
+        w.write_blob_bytes(&img.manifest.descriptor(), img.manifest.bytes())
+            .unwrap();
+    }
+    w.write_blob_bytes(&idx.descriptor(), idx.bytes()).unwrap();
+    w.add_manifest(&idx.descriptor(), Some("multi")).unwrap();
+    w.add_manifest(
+        &a.manifest.descriptor(),
+        Some("docker.io/library/app:single"),
+    )
+    .unwrap();
+    w.add_manifest(&b.manifest.descriptor(), None).unwrap();
+
+    let server = Server::new();
+    let repo: Repository = "disk/app".parse().unwrap();
+    let summary = server.add_layout(&repo, dir.path()).unwrap();
+    let tags: Vec<Option<String>> = summary
+        .entries
+        .iter()
+        .map(|(t, _)| t.as_ref().map(|t| t.to_string()))
+        .collect();
+    assert_eq!(
+        tags,
+        vec![Some("multi".into()), Some("single".into()), None]
+    );
+    let running = server.spawn().unwrap();
+    let m = fetch(
+        &format!("{}/v2/disk/app/manifests/multi", running.url()),
+        Method::GET,
+        &[],
+        false,
+    )
+    .await;
+    assert_eq!(m.body, idx.bytes()[..]);
+    let layer = fetch(
+        &format!(
+            "{}/v2/disk/app/blobs/{}",
+            running.url(),
+            Digest::sha256(&a.layers[0])
+        ),
+        Method::GET,
+        &[],
+        false,
+    )
+    .await;
+    assert_eq!(layer.body.len(), 600_000);
+    assert_eq!(Digest::sha256(&layer.body), Digest::sha256(&a.layers[0]));
+    let part = fetch(
+        &format!(
+            "{}/v2/disk/app/blobs/{}",
+            running.url(),
+            Digest::sha256(&a.layers[0])
+        ),
+        Method::GET,
+        &[("range", "bytes=599990-")],
+        true,
+    )
+    .await;
+    assert_eq!(part.status, 206);
+    assert_eq!(part.body, vec![7u8; 10]);
+    let by_digest = fetch(
+        &format!(
+            "{}/v2/disk/app/manifests/{}",
+            running.url(),
+            b.manifest.digest()
+        ),
+        Method::HEAD,
+        &[],
+        false,
+    )
+    .await;
+    assert_eq!(by_digest.status, 200);
+}
+
+#[test]
+fn broken_layouts_name_the_file() {
+    let repo: Repository = "x".parse().unwrap();
+    let server = Server::new();
+    let empty = tempfile::tempdir().unwrap();
+    let err = server.add_layout(&repo, empty.path()).unwrap_err();
+    match err {
+        AddError::Layout {
+            source: LayoutError::NotALayout { path, .. },
+            ..
+        } => {
+            assert!(path.ends_with("oci-layout"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // A blob missing from the layout.
+    let dir = tempfile::tempdir().unwrap();
+    let w = LayoutWriter::create(dir.path()).unwrap();
+    let img = image("m", &[b"missing layer"], None);
+    w.write_blob_bytes(&img.manifest.descriptor(), img.manifest.bytes())
+        .unwrap();
+    w.add_manifest(&img.manifest.descriptor(), Some("v1"))
+        .unwrap();
+    let err = server.add_layout(&repo, dir.path()).unwrap_err();
+    match &err {
+        AddError::Layout {
+            source: LayoutError::BlobMissing { path, .. },
+            ..
+        } => {
+            assert!(path.starts_with(dir.path().join("blobs")), "{err}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A reference name that is no tag.
+    let dir = tempfile::tempdir().unwrap();
+    let w = LayoutWriter::create(dir.path()).unwrap();
+    let img = image("n", &[b"n"], None);
+    for blob in img.blobs() {
+        let d = ocipull_spec::Descriptor::new("x", Digest::sha256(&blob), blob.len() as u64);
+        w.write_blob_bytes(&d, &blob).unwrap();
+    }
+    w.write_blob_bytes(&img.manifest.descriptor(), img.manifest.bytes())
+        .unwrap();
+    w.add_manifest(&img.manifest.descriptor(), Some("not a tag!"))
+        .unwrap();
+    let err = server.add_layout(&repo, dir.path()).unwrap_err();
+    match &err {
+        AddError::InvalidRefName { path, name } => {
+            assert!(path.ends_with("index.json"));
+            assert_eq!(name, "not a tag!");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains("index.json"));
+}
