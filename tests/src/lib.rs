@@ -11,6 +11,10 @@
 //!   them as an OCI layout or skopeo's `dir:` format.
 //! - [`Skopeo`] pushes fixtures into a registry and inspects them.
 //!
+//! Everything here blocks (starting a registry takes well under a second);
+//! the token issuer serves from its own thread, so calling the harness from
+//! inside an async test, even on a current-thread runtime, is fine.
+//!
 //! ```
 //! use ocipull_tests::{Distribution, ImageFixture, Peer, Skopeo, require};
 //!

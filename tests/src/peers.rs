@@ -84,6 +84,7 @@ pub fn locate(peer: Peer) -> Result<PathBuf, String> {
 ///
 /// When `peer` is missing and [`in_ci`] is true: CI must never pass by
 /// skipping interop tests.
+#[track_caller]
 pub fn require(peer: Peer) -> Option<PathBuf> {
     match locate(peer) {
         Ok(path) => Some(path),

@@ -107,14 +107,19 @@ impl TokenIssuer {
             signer,
             requests: Mutex::new(Vec::new()),
         });
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .build()?;
         let (shutdown, stop) = oneshot::channel();
         let served = Arc::clone(&state);
+        // The runtime is built and dropped on its own thread: dropping one
+        // inside a caller's async context would panic.
         let thread = std::thread::Builder::new()
             .name(format!("token-issuer-{}", addr.port()))
-            .spawn(move || runtime.block_on(serve(listener, served, stop)))?;
+            .spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_io()
+                    .build()
+                    .expect("a current-thread runtime builds")
+                    .block_on(serve(listener, served, stop));
+            })?;
         Ok(TokenIssuer {
             addr,
             state,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use ocipull_tests::{
-    Access, Distribution, ImageFixture, IndexFixture, MediaTypes, Peer, Skopeo, require,
+    Access, Distribution, ImageFixture, IndexFixture, MediaTypes, Peer, Skopeo, Storage, require,
 };
 use serde_json::Value;
 
@@ -52,8 +52,10 @@ fn plain_registry_round_trips_an_oci_image() {
     round_trip_oci_image(&registry, &skopeo);
 }
 
-#[test]
-fn token_registry_challenges_anonymous_clients_and_accepts_issued_tokens() {
+/// Async on purpose: interop tests of the client run on a current-thread
+/// runtime, and the harness (token issuer included) must work under one.
+#[tokio::test]
+async fn token_registry_challenges_anonymous_clients_and_accepts_issued_tokens() {
     let Some((bin, skopeo)) = peers() else { return };
     let registry = Distribution::with_token_auth(bin).unwrap();
     let issuer = registry.token_issuer().unwrap();
@@ -156,7 +158,10 @@ fn multi_platform_index_round_trips_with_all_images() {
 #[test]
 fn docker_schema2_image_from_a_dir_copy_keeps_its_media_types() {
     let Some((bin, skopeo)) = peers() else { return };
-    let registry = Distribution::plain(bin).unwrap();
+    let registry = Distribution::builder(bin)
+        .storage(Storage::Filesystem)
+        .start()
+        .unwrap();
     let image = ImageFixture::docker();
     let dir = tempfile::tempdir().unwrap();
     image.write_dir(dir.path()).unwrap();
