@@ -20,8 +20,21 @@ impl Client {
     /// Every tag of the repository, following `Link` pagination. A page is read only up to
     /// the manifest limit; a tag that is not a valid tag name is an error.
     pub async fn tags(&self) -> Result<Vec<Tag>, Error> {
+        self.tags_inner(None).await
+    }
+
+    /// Like [`Client::tags`], asking for pages of at most `page_size` tags (`?n=`); the
+    /// registry may still choose smaller pages.
+    pub async fn tags_paginated(&self, page_size: u32) -> Result<Vec<Tag>, Error> {
+        self.tags_inner(Some(page_size.max(1))).await
+    }
+
+    async fn tags_inner(&self, page_size: Option<u32>) -> Result<Vec<Tag>, Error> {
         let mut retrier = self.retrier(None);
-        let mut uri = self.url("tags/list")?;
+        let mut uri = match page_size {
+            Some(n) => self.url(&format!("tags/list?n={n}"))?,
+            None => self.url("tags/list")?,
+        };
         let mut seen = HashSet::new();
         let mut tags = Vec::new();
         for _ in 0..MAX_PAGES {

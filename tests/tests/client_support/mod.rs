@@ -1,0 +1,211 @@
+//! Fixtures shared by the client's end-to-end tests (`client_*.rs`): images and indexes,
+//! a server on loopback, and clients with fast, deterministic retries.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use ocipull_client::backon::ConstantBuilder;
+use ocipull_client::{BlobStream, Client, ClientBuilder, Error, PullEvent, Scheme};
+use ocipull_server::{RequestRecord, Server, TestServer};
+use ocipull_spec::{Bytes, Descriptor, Digest, Manifest, Platform, Repository, media_type};
+
+/// The repository every fixture lives in.
+pub const REPO: &str = "test/app";
+
+pub fn repo() -> Repository {
+    REPO.parse().unwrap()
+}
+
+/// `size` bytes that differ per `seed` (not compressible into a pattern a bug could hide in).
+pub fn data(seed: u64, size: usize) -> Bytes {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(size);
+    while out.len() < size {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(size);
+    Bytes::from(out)
+}
+
+/// An image: its manifest and blobs (config first).
+#[derive(Clone)]
+pub struct Image {
+    pub manifest: Manifest,
+    pub config: Bytes,
+    pub layers: Vec<Bytes>,
+}
+
+impl Image {
+    pub fn blobs(&self) -> Vec<Bytes> {
+        std::iter::once(self.config.clone())
+            .chain(self.layers.iter().cloned())
+            .collect()
+    }
+
+    pub fn descriptors(&self) -> Vec<Descriptor> {
+        self.manifest.descriptors().into_iter().cloned().collect()
+    }
+
+    pub fn layer(&self, i: usize) -> Descriptor {
+        self.manifest.as_image().unwrap().layers[i].clone()
+    }
+}
+
+fn desc(media_type: &str, bytes: &[u8]) -> Descriptor {
+    Descriptor::new(media_type, Digest::sha256(bytes), bytes.len() as u64)
+}
+
+/// An OCI image whose layers have these sizes.
+pub fn image(seed: u64, layer_sizes: &[usize]) -> Image {
+    let config = Bytes::from(format!(
+        "{{\"architecture\":\"amd64\",\"os\":\"linux\",\"seed\":{seed}}}"
+    ));
+    let layers: Vec<Bytes> = layer_sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| data(seed * 1000 + i as u64, n))
+        .collect();
+    let json = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": media_type::OCI_IMAGE_MANIFEST,
+        "config": desc(media_type::OCI_IMAGE_CONFIG, &config),
+        "layers": layers.iter().map(|l| desc(media_type::OCI_LAYER_TAR_GZIP, l)).collect::<Vec<_>>(),
+    });
+    let manifest = Manifest::from_bytes(serde_json::to_vec(&json).unwrap(), None, None).unwrap();
+    Image {
+        manifest,
+        config,
+        layers,
+    }
+}
+
+/// An OCI index listing `images` with their platforms.
+pub fn index(images: &[(&Image, &str)]) -> Manifest {
+    let manifests: Vec<Descriptor> = images
+        .iter()
+        .map(|(i, p)| {
+            let mut d = i.manifest.descriptor();
+            d.platform = Some(p.parse::<Platform>().unwrap());
+            d
+        })
+        .collect();
+    let json = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": media_type::OCI_IMAGE_INDEX,
+        "manifests": manifests,
+    });
+    Manifest::from_bytes(serde_json::to_vec(&json).unwrap(), None, None).unwrap()
+}
+
+/// Adds `image` under `tag`.
+pub fn add(server: &Server, tag: &str, image: &Image) {
+    server
+        .add(
+            &repo(),
+            Some(tag.parse().unwrap()),
+            image.manifest.clone(),
+            image.blobs(),
+        )
+        .unwrap();
+}
+
+/// Starts `server` on loopback.
+pub fn spawn(server: Server) -> TestServer {
+    server.spawn().expect("the test server starts")
+}
+
+/// Retries quickly (1 ms apart) and deterministically, at most `times` times.
+pub fn fast_retries(times: usize) -> ConstantBuilder {
+    ConstantBuilder::default()
+        .with_delay(Duration::from_millis(1))
+        .with_max_times(times)
+}
+
+/// A client for [`REPO`] on `running` over plain HTTP, with fast retries.
+pub fn client_builder(running: &TestServer) -> ClientBuilder {
+    Client::builder(running.host(), repo())
+        .scheme(Scheme::Http)
+        .backoff_builder(fast_retries(5))
+}
+
+pub fn client(running: &TestServer) -> Client {
+    client_builder(running).build().unwrap()
+}
+
+/// Reads a whole blob stream.
+pub async fn collect(mut stream: BlobStream) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        out.extend_from_slice(&chunk?);
+    }
+    Ok(out)
+}
+
+/// The request log's records for paths containing `part`.
+pub fn log(running: &TestServer, part: &str) -> Vec<RequestRecord> {
+    running
+        .server()
+        .request_log()
+        .expect("the request log is on")
+        .matching(part)
+}
+
+/// The digests of the files in `dir/blobs/sha256`.
+pub fn blob_files(dir: &Path) -> Vec<Digest> {
+    let mut out: Vec<Digest> = std::fs::read_dir(dir.join("blobs").join("sha256"))
+        .map(|entries| {
+            entries
+                .map(|e| {
+                    format!("sha256:{}", e.unwrap().file_name().to_string_lossy())
+                        .parse()
+                        .unwrap()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// Every blob file in the layout hashes to its name.
+pub fn assert_blobs_verified(dir: &Path) {
+    for digest in blob_files(dir) {
+        let path: PathBuf = dir.join("blobs").join("sha256").join(digest.encoded());
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(
+            Digest::sha256(&bytes),
+            digest,
+            "{} is not what its name says",
+            path.display()
+        );
+    }
+}
+
+/// Collects pull events.
+#[derive(Clone, Default)]
+pub struct Recorder(pub Arc<Mutex<Vec<PullEvent>>>);
+
+impl Recorder {
+    pub fn handler(&self) -> impl Fn(&PullEvent) + Send + Sync + 'static {
+        let events = self.0.clone();
+        move |e: &PullEvent| events.lock().unwrap().push(e.clone())
+    }
+
+    pub fn events(&self) -> Vec<PullEvent> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+/// Sorted digests of descriptors.
+pub fn digests<'a>(ds: impl IntoIterator<Item = &'a Descriptor>) -> Vec<Digest> {
+    let mut out: Vec<Digest> = ds.into_iter().map(|d| d.digest.clone()).collect();
+    out.sort();
+    out.dedup();
+    out
+}
