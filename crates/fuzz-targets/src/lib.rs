@@ -22,6 +22,7 @@ pub mod layout;
 pub mod manifest;
 pub mod names;
 pub mod reference;
+pub mod server;
 
 /// A fuzz target: its name (the file `fuzz/fuzz_targets/<name>.rs` and the corpus directory
 /// `fuzz/corpus/<name>/`) and its body.
@@ -33,6 +34,7 @@ pub const TARGETS: &[Target] = &[
     ("reference", reference::run),
     ("manifest", manifest::run),
     ("layout", layout::run),
+    ("server", server::run),
 ];
 
 /// The body of the target called `name`.
