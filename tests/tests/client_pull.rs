@@ -1,0 +1,412 @@
+//! Pulling to an OCI image layout: platforms, resume of interrupted pulls, skipping blobs
+//! already present, nothing unverified left behind, events; and the read-side operations
+//! (head, tags with pagination, referrers).
+
+mod client_support;
+
+use std::path::Path;
+
+use client_support::*;
+use http::StatusCode;
+use ocipull_client::{Error, Platforms, PullEvent, PullOptions};
+use ocipull_server::{FaultRule, Server};
+use ocipull_spec::layout::{ANNOTATION_REF_NAME, LayoutReader};
+use ocipull_spec::{Reference, Tag};
+
+fn reference(running: &ocipull_server::TestServer, tail: &str) -> Reference {
+    format!("{}/{REPO}{tail}", running.host()).parse().unwrap()
+}
+
+/// Two images (amd64, arm64) under one index tagged `multi`.
+fn multi_platform() -> (
+    Image,
+    Image,
+    ocipull_spec::Manifest,
+    ocipull_server::TestServer,
+) {
+    let amd = image(30, &[40_000, 1000]);
+    let arm = image(31, &[50_000]);
+    let idx = index(&[(&amd, "linux/amd64"), (&arm, "linux/arm64/v8")]);
+    let server = Server::builder().request_log(true).build();
+    let blobs: Vec<ocipull_server::Content> = amd
+        .blobs()
+        .into_iter()
+        .chain(arm.blobs())
+        .map(ocipull_server::Content::bytes)
+        .chain([
+            ocipull_server::Content::manifest(amd.manifest.clone()),
+            ocipull_server::Content::manifest(arm.manifest.clone()),
+        ])
+        .collect();
+    server
+        .add(&repo(), Some("multi".parse().unwrap()), idx.clone(), blobs)
+        .unwrap();
+    (amd, arm, idx, spawn(server))
+}
+
+fn index_entries(dir: &Path) -> Vec<(Option<String>, ocipull_spec::Descriptor)> {
+    LayoutReader::open(dir)
+        .unwrap()
+        .entries()
+        .map(|e| (e.ref_name, e.descriptor))
+        .collect()
+}
+
+#[tokio::test]
+async fn one_platform_writes_only_its_blobs_and_all_writes_everything() {
+    let (amd, arm, idx, running) = multi_platform();
+    let client = client(&running);
+    let r = reference(&running, ":multi");
+
+    let one = tempfile::tempdir().unwrap();
+    let options = PullOptions::new(Platforms::One("linux/arm64".parse().unwrap()));
+    let report = client.pull(&r, one.path(), &options).await.unwrap();
+    assert_eq!(report.root.digest, *idx.digest());
+    assert_eq!(report.digest(), arm.manifest.digest());
+    let mut want = digests(&arm.descriptors());
+    want.push(arm.manifest.digest().clone());
+    want.sort();
+    assert_eq!(blob_files(one.path()), want);
+    let entries = index_entries(one.path());
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].0.as_deref(), Some("multi"));
+    assert_eq!(entries[0].1.digest, *arm.manifest.digest());
+    assert_eq!(
+        entries[0]
+            .1
+            .platform
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("linux/arm64/v8")
+    );
+    assert_blobs_verified(one.path());
+
+    let all = tempfile::tempdir().unwrap();
+    let report = client
+        .pull(&r, all.path(), &PullOptions::new(Platforms::All))
+        .await
+        .unwrap();
+    assert_eq!(report.digest(), idx.digest());
+    let mut want = digests(amd.descriptors().iter().chain(&arm.descriptors()));
+    want.extend([
+        amd.manifest.digest().clone(),
+        arm.manifest.digest().clone(),
+        idx.digest().clone(),
+    ]);
+    want.sort();
+    assert_eq!(blob_files(all.path()), want);
+    let entries = index_entries(all.path());
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].1.digest, *idx.digest());
+    assert_eq!(entries[0].1.annotation(ANNOTATION_REF_NAME), Some("multi"));
+    assert_blobs_verified(all.path());
+    // The layout reads back: the index and both images.
+    let layout = LayoutReader::open(all.path()).unwrap();
+    let root = layout.read_manifest(&entries[0].1).unwrap();
+    assert_eq!(root.descriptors().len(), 2);
+}
+
+#[tokio::test]
+async fn a_missing_platform_names_the_available_ones() {
+    let (_, _, _, running) = multi_platform();
+    let dir = tempfile::tempdir().unwrap();
+    let options = PullOptions::new(Platforms::One("linux/s390x".parse().unwrap()));
+    let err = client(&running)
+        .pull(&reference(&running, ":multi"), dir.path(), &options)
+        .await
+        .unwrap_err();
+    match &err {
+        Error::PlatformNotFound { available, .. } => assert_eq!(available.len(), 2),
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains("linux/arm64/v8"), "{err}");
+    assert!(blob_files(dir.path()).is_empty());
+}
+
+#[tokio::test]
+async fn an_interrupted_pull_resumes_its_partial_blob_with_range() {
+    let img = image(32, &[400_000]);
+    let server = Server::builder().request_log(true).build();
+    add(&server, "v1", &img);
+    let running = spawn(server);
+    let layer = img.layer(0);
+    running.server().add_fault(
+        FaultRule::path(layer.digest.as_str())
+            .nth(1)
+            .cut_after(150_000),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let r = reference(&running, ":v1");
+    let no_retries = client_builder(&running).no_retries().build().unwrap();
+    let err = no_retries
+        .pull(&r, dir.path(), &PullOptions::default().jobs(1))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Connection { .. }), "{err:?}");
+    // Nothing unverified is in blobs/, and index.json names nothing yet.
+    assert!(!blob_files(dir.path()).contains(&layer.digest));
+    assert_blobs_verified(dir.path());
+    assert!(index_entries(dir.path()).is_empty());
+
+    let recorder = Recorder::default();
+    let report = client(&running)
+        .pull(
+            &r,
+            dir.path(),
+            &PullOptions::default().events(recorder.handler()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.digest(), img.manifest.digest());
+    let layer_requests = log(&running, layer.digest.as_str());
+    assert_eq!(layer_requests.len(), 2);
+    assert_eq!(layer_requests[1].range.as_deref(), Some("bytes=150000-"));
+    assert_eq!(layer_requests[1].status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(report.bytes_downloaded, 400_000 - 150_000);
+    // The config blob was already there from the first run and was skipped.
+    assert_eq!(report.blobs_skipped, 1);
+    assert_eq!(report.blobs_downloaded, 1);
+    let events = recorder.events();
+    assert!(events.contains(&PullEvent::BlobStarted {
+        digest: layer.digest.clone(),
+        size: 400_000,
+        offset: 150_000,
+    }));
+    assert!(events.contains(&PullEvent::BlobResumed {
+        digest: layer.digest.clone(),
+        offset: 150_000,
+    }));
+    assert!(events.contains(&PullEvent::BlobDone {
+        digest: layer.digest.clone(),
+        size: 400_000,
+    }));
+    assert_blobs_verified(dir.path());
+    // No partial files are left.
+    assert!(!dir.path().join(".ocipull-partial").exists());
+}
+
+#[tokio::test]
+async fn a_second_pull_skips_what_is_there() {
+    let img = image(33, &[10_000, 20_000]);
+    let server = Server::builder().request_log(true).build();
+    add(&server, "v1", &img);
+    let running = spawn(server);
+    let dir = tempfile::tempdir().unwrap();
+    let r = reference(&running, ":v1");
+    let client = client(&running);
+    let first = client
+        .pull(&r, dir.path(), &PullOptions::default())
+        .await
+        .unwrap();
+    assert_eq!((first.blobs_downloaded, first.blobs_skipped), (3, 0));
+    running.server().request_log().unwrap().clear();
+    let second = client
+        .pull(&r, dir.path(), &PullOptions::default())
+        .await
+        .unwrap();
+    assert_eq!((second.blobs_downloaded, second.blobs_skipped), (0, 3));
+    assert!(log(&running, "/blobs/").is_empty());
+    // A blob damaged on disk is not "present and valid": it is downloaded again.
+    let victim = img.layer(1);
+    let path = dir
+        .path()
+        .join("blobs/sha256")
+        .join(victim.digest.encoded());
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[0] ^= 1;
+    std::fs::write(&path, bytes).unwrap();
+    let third = client
+        .pull(&r, dir.path(), &PullOptions::default())
+        .await
+        .unwrap();
+    assert_eq!((third.blobs_downloaded, third.blobs_skipped), (1, 2));
+    assert_blobs_verified(dir.path());
+}
+
+#[tokio::test]
+async fn corrupted_and_truncated_blobs_leave_nothing_behind() {
+    let img = image(34, &[60_000]);
+    let server = Server::builder().request_log(true).build();
+    add(&server, "v1", &img);
+    let running = spawn(server);
+    let layer = img.layer(0);
+    let r = reference(&running, ":v1");
+
+    running
+        .server()
+        .add_fault(FaultRule::path(layer.digest.as_str()).corrupt_at(1234));
+    let dir = tempfile::tempdir().unwrap();
+    let err = client(&running)
+        .pull(&r, dir.path(), &PullOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::BlobDigest { expected, .. } if *expected == layer.digest),
+        "{err:?}"
+    );
+    assert!(!blob_files(dir.path()).contains(&layer.digest));
+    assert!(index_entries(dir.path()).is_empty());
+    // The corrupt bytes were not kept for a resume either.
+    let partial = dir
+        .path()
+        .join(".ocipull-partial")
+        .join(format!("sha256-{}", layer.digest.encoded()));
+    assert!(!partial.exists());
+
+    running.server().clear_faults();
+    running
+        .server()
+        .add_fault(FaultRule::path(layer.digest.as_str()).truncate_after(20_000));
+    let dir = tempfile::tempdir().unwrap();
+    let err = client_builder(&running)
+        .no_retries()
+        .build()
+        .unwrap()
+        .pull(&r, dir.path(), &PullOptions::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Connection { .. }), "{err:?}");
+    assert!(!blob_files(dir.path()).contains(&layer.digest));
+    assert!(index_entries(dir.path()).is_empty());
+    assert_blobs_verified(dir.path());
+}
+
+#[tokio::test]
+async fn pull_events_report_progress_and_retries() {
+    let img = image(35, &[80_000]);
+    let server = Server::builder().request_log(true).build();
+    add(&server, "v1", &img);
+    let running = spawn(server);
+    let layer = img.layer(0);
+    running.server().add_fault(
+        FaultRule::path(layer.digest.as_str())
+            .nth(1)
+            .status(StatusCode::SERVICE_UNAVAILABLE)
+            .retry_after(ocipull_server::RetryAfter::Seconds(0)),
+    );
+    let recorder = Recorder::default();
+    let dir = tempfile::tempdir().unwrap();
+    client(&running)
+        .pull(
+            &reference(&running, ":v1"),
+            dir.path(),
+            &PullOptions::default().events(recorder.handler()),
+        )
+        .await
+        .unwrap();
+    let events = recorder.events();
+    let bytes: u64 = events
+        .iter()
+        .filter_map(|e| match e {
+            PullEvent::BlobProgress { digest, bytes } if *digest == layer.digest => Some(*bytes),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(bytes, 80_000);
+    let retry = events
+        .iter()
+        .find_map(|e| match e {
+            PullEvent::Retry {
+                digest,
+                attempt,
+                reason,
+                retry_after,
+                ..
+            } => Some((digest.clone(), *attempt, reason.clone(), *retry_after)),
+            _ => None,
+        })
+        .expect("a retry event");
+    assert_eq!(retry.0.as_ref(), Some(&layer.digest));
+    assert_eq!(retry.1, 1);
+    assert!(retry.2.contains("503"), "{}", retry.2);
+    assert_eq!(retry.3, Some(std::time::Duration::ZERO));
+    assert!(matches!(events[0], PullEvent::Manifest { .. }));
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, PullEvent::BlobDone { .. }))
+            .count(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_reference_by_digest_and_one_for_another_repository() {
+    let img = image(36, &[100]);
+    let server = Server::builder().build();
+    add(&server, "v1", &img);
+    let running = spawn(server);
+    let dir = tempfile::tempdir().unwrap();
+    let by_digest = reference(&running, &format!("@{}", img.manifest.digest()));
+    let report = client(&running)
+        .pull(&by_digest, dir.path(), &PullOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.digest(), img.manifest.digest());
+    assert_eq!(index_entries(dir.path())[0].0, None);
+    let other: Reference = format!("{}/other/repo:v1", running.host()).parse().unwrap();
+    let err = client(&running)
+        .pull(&other, dir.path(), &PullOptions::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn head_tags_and_referrers() {
+    let img = image(37, &[100]);
+    let server = Server::builder().build();
+    for t in ["a", "b", "c", "d", "e"] {
+        add(&server, t, &img);
+    }
+    let sig = image(38, &[10]);
+    let referrer = {
+        let mut json: serde_json::Value = serde_json::from_slice(sig.manifest.bytes()).unwrap();
+        json["subject"] = serde_json::to_value(img.manifest.descriptor()).unwrap();
+        json["artifactType"] = "application/example.signature".into();
+        ocipull_spec::Manifest::from_bytes(serde_json::to_vec(&json).unwrap(), None, None).unwrap()
+    };
+    server
+        .add(&repo(), None, referrer.clone(), sig.blobs())
+        .unwrap();
+    let running = spawn(server);
+    let client = client(&running);
+
+    let d = client
+        .head(Some(&"a".parse().unwrap()), None)
+        .await
+        .unwrap();
+    assert_eq!(d, img.manifest.descriptor());
+    let d = client
+        .head(None, Some(img.manifest.digest()))
+        .await
+        .unwrap();
+    assert_eq!(d.digest, *img.manifest.digest());
+
+    let all: Vec<String> = client
+        .tags()
+        .await
+        .unwrap()
+        .iter()
+        .map(Tag::to_string)
+        .collect();
+    assert_eq!(all, ["a", "b", "c", "d", "e"]);
+    let paged: Vec<String> = client
+        .tags_paginated(2)
+        .await
+        .unwrap()
+        .iter()
+        .map(Tag::to_string)
+        .collect();
+    assert_eq!(paged, all);
+
+    let found = client.referrers(img.manifest.digest(), None).await.unwrap();
+    assert_eq!(found.manifests.len(), 1);
+    assert_eq!(found.manifests[0].digest, *referrer.digest());
+    let none = client
+        .referrers(img.manifest.digest(), Some("application/other"))
+        .await
+        .unwrap();
+    assert!(none.manifests.is_empty());
+}
