@@ -41,6 +41,7 @@
 mod command;
 mod distribution;
 mod fixture;
+mod form;
 mod http;
 mod peers;
 mod skopeo;

@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -21,6 +20,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::json;
 use tokio::sync::oneshot;
 
+use crate::form::{basic_credentials, query_pairs};
 use crate::token::{Access, TokenSigner};
 
 /// Default `service`: the audience of the tokens, what the registry names itself.
@@ -305,58 +305,6 @@ fn grant(config: &TokenIssuerConfig, scopes: &[String], authenticated: bool) -> 
         .collect()
 }
 
-/// `Some((user, password))` for a well-formed `Basic` header, `None` otherwise.
-fn basic_credentials(authorization: &str) -> Option<(String, String)> {
-    let (scheme, encoded) = authorization.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let decoded = String::from_utf8(decoded).ok()?;
-    let (user, password) = decoded.split_once(':')?;
-    Some((user.into(), password.into()))
-}
-
-/// `application/x-www-form-urlencoded` pairs of a query string.
-fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(name), percent_decode(value))
-        })
-}
-
-fn percent_decode(input: &str) -> String {
-    let bytes = input.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
-                    (Some(high), Some(low)) => {
-                        out.push(high << 4 | low);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            byte => out.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex_value(digit: u8) -> Option<u8> {
-    (digit as char).to_digit(16).map(|value| value as u8)
-}
-
 fn reply(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
     Response::builder()
         .status(status)
@@ -368,6 +316,7 @@ fn reply(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
 
     fn state(config: TokenIssuerConfig) -> State {
         State {
@@ -439,10 +388,5 @@ mod tests {
             StatusCode::BAD_REQUEST
         );
         assert_eq!(answer(&state, None, None).0, StatusCode::BAD_REQUEST);
-    }
-
-    #[test]
-    fn percent_decoding_handles_plus_and_bad_escapes() {
-        assert_eq!(percent_decode("a+b%3Ac%2c%zz%4"), "a b:c,%zz%4");
     }
 }
