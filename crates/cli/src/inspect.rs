@@ -1,10 +1,43 @@
-//! `ocipull inspect` (filled by its issue).
+//! `ocipull inspect REFERENCE`: a manifest or index, and its digest.
+
+use std::io::Write as _;
+
+use crate::pull::connect::{ConnectArgs, client_for, fail, parse_reference};
 
 /// Arguments of `ocipull inspect`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The image: `[registry/]repository[:tag][@digest]`.
+    #[arg(value_name = "REFERENCE")]
+    reference: String,
+    /// Print only the manifest's bytes exactly as the registry sent them.
+    #[arg(long)]
+    raw: bool,
+    #[command(flatten)]
+    connect: ConnectArgs,
+}
 
 /// Runs `ocipull inspect`.
-pub async fn run(_args: Args) -> crate::CmdResult {
-    Err("not implemented yet".into())
+pub async fn run(args: Args) -> crate::CmdResult {
+    let reference = parse_reference(&args.reference)?;
+    let client = client_for(&args.connect, &reference, true)?;
+    let tag = match (reference.tag(), reference.digest()) {
+        (None, None) => Some(reference.tag_or_latest()),
+        (tag, _) => tag.cloned(),
+    };
+    let manifest = client
+        .read(tag.as_ref(), reference.digest())
+        .await
+        .map_err(fail)?;
+    let mut out = std::io::stdout().lock();
+    if args.raw {
+        out.write_all(manifest.bytes())?;
+        return Ok(());
+    }
+    // Pretty-printed for reading; the digest is of the bytes as received (see --raw).
+    let value: serde_json::Value = serde_json::from_slice(manifest.bytes())?;
+    writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+    writeln!(out, "Media type: {}", manifest.media_type())?;
+    writeln!(out, "Digest: {}", manifest.digest())?;
+    Ok(())
 }
