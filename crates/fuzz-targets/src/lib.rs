@@ -18,11 +18,13 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod layout;
 pub mod manifest;
 pub mod names;
 pub mod reference;
 pub mod server;
+pub mod www_authenticate;
 
 /// A fuzz target: its name (the file `fuzz/fuzz_targets/<name>.rs` and the corpus directory
 /// `fuzz/corpus/<name>/`) and its body.
@@ -35,6 +37,8 @@ pub const TARGETS: &[Target] = &[
     ("manifest", manifest::run),
     ("layout", layout::run),
     ("server", server::run),
+    ("www_authenticate", www_authenticate::run),
+    ("client", client::run),
 ];
 
 /// The body of the target called `name`.

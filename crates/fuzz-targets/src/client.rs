@@ -1,0 +1,321 @@
+//! `client`: the pull client's response handling, driven through an in-memory transport
+//! that answers from the input.
+//!
+//! Input: the first byte chooses the operation ([`OPERATIONS`]) and whether the client has
+//! credentials; the rest is a script of responses separated by [`SEPARATOR`], served in
+//! order whatever was asked (redirects, token requests and retries included). A response is
+//! written like HTTP/1.1 without the version: a status code on the first line, `Name: value`
+//! lines, an empty line, the body. A body ending in [`CUT`] is sent up to the marker and then
+//! fails, like a connection reset mid-body. Once the script is used up, the transport fails
+//! every request as a refused connection would.
+//!
+//! The clock is tokio's paused clock, so retries, `Retry-After` and stall timeouts cost no
+//! real time.
+//!
+//! Properties:
+//! - the operation ends without panicking, whatever the answers;
+//! - what it returns as success is verified: a manifest read by digest has that digest, a
+//!   blob read to its end has the descriptor's size and digest, and a blob stream never
+//!   yields more than the descriptor's size;
+//! - `Authorization` is only sent to the registry's origin or to the token realm of a
+//!   `Bearer` challenge the registry's origin sent (never to an origin reached by redirect);
+//! - the password never appears in an error's `Display` or `Debug` text.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt as _;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode, Uri};
+use http_body_util::BodyExt as _;
+use http_body_util::StreamBody;
+use http_body_util::combinators::UnsyncBoxBody;
+use ocipull_client::auth::parse_challenges;
+use ocipull_client::backon::ConstantBuilder;
+use ocipull_client::{BoxError, Client, Credentials, RequestBody, Scheme};
+use ocipull_spec::{Descriptor, Digest, media_type};
+
+/// What separates the responses of one input.
+pub const SEPARATOR: &str = "\n--8<--\n";
+
+/// Ends a body that fails after its bytes.
+pub const CUT: &str = "<cut>";
+
+/// The operations the first byte chooses from.
+pub const OPERATIONS: &[&str] = &[
+    "read-tag",
+    "read-digest",
+    "read-tag-and-digest",
+    "head",
+    "blob",
+    "tags",
+    "referrers",
+];
+
+/// The registry the client talks to.
+const HOST: &str = "registry.fuzz.test";
+
+/// The repository.
+const REPOSITORY: &str = "fuzz/app";
+
+/// The tag operations ask for.
+const TAG: &str = "v1";
+
+/// The credentials, when the first byte gives the client some.
+const USER: &str = "fuzz-user";
+const PASSWORD: &str = "fuzz-secret-password-8c1d";
+
+/// The content of the blob the `blob` operation asks for.
+pub const BLOB: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+
+/// The manifest whose digest `read-digest` and `referrers` ask for.
+pub const MANIFEST: &[u8] =
+    br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#;
+
+/// Retries per operation: enough to reach resume and refresh paths, few enough to end.
+const RETRIES: usize = 3;
+
+/// The most bytes read from a blob stream before the target stops reading: a stream that
+/// keeps going past its descriptor's size is already a failure.
+const READ_LIMIT: usize = 1 << 20;
+
+static RUNTIME: std::sync::LazyLock<tokio::runtime::Runtime> = std::sync::LazyLock::new(|| {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .expect("a tokio runtime")
+});
+
+/// One scripted answer.
+struct Scripted {
+    status: StatusCode,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    body: Bytes,
+    cut: bool,
+}
+
+fn parse_response(text: &str) -> Option<Scripted> {
+    let (head, body) = text.split_once("\n\n").unwrap_or((text, ""));
+    let mut lines = head.lines();
+    let status = StatusCode::from_bytes(lines.next()?.trim().as_bytes()).ok()?;
+    let mut headers = Vec::new();
+    for line in lines {
+        let (name, value) = line.split_once(':')?;
+        headers.push((
+            HeaderName::from_bytes(name.as_bytes()).ok()?,
+            HeaderValue::from_str(value.trim_start()).ok()?,
+        ));
+    }
+    let (body, cut) = match body.strip_suffix(CUT) {
+        Some(body) => (body, true),
+        None => (body, false),
+    };
+    Some(Scripted {
+        status,
+        headers,
+        body: Bytes::copy_from_slice(body.as_bytes()),
+        cut,
+    })
+}
+
+/// What the transport saw and may still serve.
+#[derive(Default)]
+struct State {
+    script: std::collections::VecDeque<Scripted>,
+    /// Token realms named in `Bearer` challenges from the registry's origin.
+    realms: Vec<String>,
+}
+
+/// `scheme://host:port` of a URI, lowercased, with the default port made explicit.
+fn origin(uri: &Uri) -> Option<String> {
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let host = uri.host()?.to_ascii_lowercase();
+    let port = uri
+        .port_u16()
+        .unwrap_or(if scheme == "https" { 443 } else { 80 });
+    Some(format!("{scheme}://{host}:{port}"))
+}
+
+/// The origin and path of a URL, which is what a token realm names.
+fn origin_and_path(uri: &Uri) -> Option<String> {
+    Some(format!("{}{}", origin(uri)?, uri.path()))
+}
+
+fn registry_origin() -> String {
+    format!("http://{HOST}:80")
+}
+
+fn serve(
+    state: &Mutex<State>,
+    request: &Request<RequestBody>,
+) -> Result<Response<UnsyncBoxBody<Bytes, BoxError>>, BoxError> {
+    let uri = request.uri();
+    let from_registry = origin(uri).as_deref() == Some(registry_origin().as_str());
+    let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+    if request.headers().contains_key(header::AUTHORIZATION) {
+        let allowed =
+            from_registry || origin_and_path(uri).is_some_and(|url| state.realms.contains(&url));
+        assert!(
+            allowed,
+            "Authorization was sent to {uri}, neither the registry nor a realm it named"
+        );
+    }
+    let Some(answer) = state.script.pop_front() else {
+        return Err("connection refused: the script is used up".into());
+    };
+    if from_registry {
+        for (name, value) in &answer.headers {
+            if name != header::WWW_AUTHENTICATE {
+                continue;
+            }
+            let Ok(Ok(challenges)) = value.to_str().map(parse_challenges) else {
+                continue;
+            };
+            for challenge in challenges.iter().filter(|c| c.is("bearer")) {
+                if let Some(realm) = challenge.param("realm").and_then(|r| r.parse::<Uri>().ok()) {
+                    if let Some(url) = origin_and_path(&realm) {
+                        state.realms.push(url);
+                    }
+                }
+            }
+        }
+    }
+    let mut builder = Response::builder().status(answer.status);
+    for (name, value) in answer.headers {
+        builder = builder.header(name, value);
+    }
+    let mut frames: Vec<Result<http_body::Frame<Bytes>, BoxError>> = Vec::new();
+    if !answer.body.is_empty() {
+        frames.push(Ok(http_body::Frame::data(answer.body)));
+    }
+    if answer.cut {
+        frames.push(Err("connection reset mid-body".into()));
+    }
+    let body = StreamBody::new(futures_util::stream::iter(frames)).boxed_unsync();
+    Ok(builder.body(body).expect("a scripted response builds"))
+}
+
+/// Runs the target on one input.
+pub fn run(data: &[u8]) {
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(rest) else {
+        return;
+    };
+    let operation = OPERATIONS[usize::from(selector) % OPERATIONS.len()];
+    let with_credentials = usize::from(selector) / OPERATIONS.len() % 2 == 1;
+    let state = Arc::new(Mutex::new(State {
+        script: text.split(SEPARATOR).filter_map(parse_response).collect(),
+        realms: Vec::new(),
+    }));
+    let transport = {
+        let state = state.clone();
+        tower::service_fn(move |request: Request<RequestBody>| {
+            let answer = serve(&state, &request);
+            async move { answer }
+        })
+    };
+    let mut builder = Client::builder(HOST, REPOSITORY.parse().expect("a valid repository"))
+        .scheme(Scheme::Http)
+        .transport(transport)
+        .backoff_builder(
+            ConstantBuilder::default()
+                .with_delay(Duration::ZERO)
+                .with_max_times(RETRIES),
+        );
+    if with_credentials {
+        builder = builder.credentials(Credentials::basic(USER, PASSWORD));
+    }
+    let client = builder.build().expect("the client builds");
+    let outcome = RUNTIME.block_on(operate(&client, operation));
+    if let Err(text) = outcome {
+        let secret_in_input = text_contains(rest, PASSWORD);
+        assert!(
+            secret_in_input || !text.contains(PASSWORD),
+            "the password appears in an error: {text}"
+        );
+    }
+}
+
+fn text_contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// Runs `operation`; an error comes back as its `Display` and `Debug` text.
+async fn operate(client: &Client, operation: &str) -> Result<(), String> {
+    let tag = TAG.parse().expect("a valid tag");
+    let manifest_digest = Digest::sha256(MANIFEST);
+    let describe = |e: ocipull_client::Error| format!("{e}\n{e:?}");
+    match operation {
+        "read-tag" => client
+            .read(Some(&tag), None)
+            .await
+            .map(drop)
+            .map_err(describe),
+        "read-digest" | "read-tag-and-digest" => {
+            let tag = (operation == "read-tag-and-digest").then_some(&tag);
+            let manifest = client
+                .read(tag, Some(&manifest_digest))
+                .await
+                .map_err(describe)?;
+            assert_eq!(
+                manifest.digest(),
+                &manifest_digest,
+                "an unverified manifest was returned"
+            );
+            Ok(())
+        }
+        "head" => client
+            .head(Some(&tag), None)
+            .await
+            .map(drop)
+            .map_err(describe),
+        "blob" => blob(client).await,
+        "tags" => client.tags().await.map(drop).map_err(describe),
+        _ => client
+            .referrers(&manifest_digest, Some("application/vnd.example+type"))
+            .await
+            .map(drop)
+            .map_err(describe),
+    }
+}
+
+async fn blob(client: &Client) -> Result<(), String> {
+    let descriptor = Descriptor::new(
+        media_type::OCI_LAYER_TAR,
+        Digest::sha256(BLOB),
+        BLOB.len() as u64,
+    );
+    let mut stream = client
+        .blob(&descriptor)
+        .await
+        .map_err(|e| format!("{e}\n{e:?}"))?;
+    let mut received = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(bytes) => {
+                received.extend_from_slice(&bytes);
+                assert!(
+                    received.len() as u64 <= descriptor.size,
+                    "the stream yielded {} bytes of a {}-byte blob",
+                    received.len(),
+                    descriptor.size
+                );
+                if received.len() > READ_LIMIT {
+                    break;
+                }
+            }
+            Err(e) => return Err(format!("{e}\n{e:?}")),
+        }
+    }
+    assert_eq!(
+        received, BLOB,
+        "a blob stream ended cleanly with unverified content"
+    );
+    Ok(())
+}
