@@ -64,6 +64,8 @@ mod ops;
 mod pull;
 mod redact;
 pub mod retry;
+#[cfg(test)]
+mod test_transport;
 mod transport;
 
 pub use auth::{Credentials, DockerConfig};

@@ -283,3 +283,137 @@ impl State {
         Ok(header)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::Credentials;
+    use crate::test_transport::{Reply, Script};
+
+    const CHALLENGE: &str =
+        r#"Bearer realm="http://auth.test/token",service="reg",scope="repository:a/b:pull""#;
+
+    fn ok() -> Reply {
+        Reply::new(200)
+            .header("content-type", "application/vnd.oci.image.index.v1+json")
+            .data(r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#)
+    }
+
+    #[tokio::test]
+    async fn identity_tokens_use_the_oauth2_refresh_grant() {
+        let script = Script::new([
+            Reply::new(401).header("www-authenticate", CHALLENGE),
+            Reply::new(200).data(r#"{"access_token":"fresh","expires_in":300}"#),
+            ok(),
+        ]);
+        let client = script
+            .builder()
+            .credentials(Credentials::identity_token("refresh-secret"))
+            .build()
+            .unwrap();
+        client
+            .read(Some(&"v1".parse().unwrap()), None)
+            .await
+            .unwrap();
+        let seen = script.seen();
+        assert_eq!(seen[1].method, http::Method::POST);
+        assert_eq!(seen[1].uri, "http://auth.test/token");
+        assert_eq!(seen[1].header("authorization"), None);
+        let form = String::from_utf8(seen[1].body.to_vec()).unwrap();
+        for part in [
+            "grant_type=refresh_token",
+            "refresh_token=refresh-secret",
+            "client_id=ocipull",
+            "service=reg",
+            "scope=repository%3Aa%2Fb%3Apull",
+        ] {
+            assert!(form.contains(part), "{part} in {form}");
+        }
+        assert_eq!(seen[2].header("authorization"), Some("Bearer fresh"));
+    }
+
+    #[tokio::test]
+    async fn basic_credentials_go_to_the_token_service_and_scopes_are_unioned() {
+        let script = Script::new([
+            Reply::new(401).header(
+                "www-authenticate",
+                r#"Bearer realm="https://auth.test/token?x=1",service="reg",scope="repository:other:pull registry:catalog:*""#,
+            ),
+            Reply::new(200).data(r#"{"token":"t"}"#),
+            ok(),
+        ]);
+        let client = script
+            .builder()
+            .credentials(Credentials::basic("u", "p"))
+            .build()
+            .unwrap();
+        client
+            .read(Some(&"v1".parse().unwrap()), None)
+            .await
+            .unwrap();
+        let token = &script.seen()[1];
+        assert_eq!(token.method, http::Method::GET);
+        assert_eq!(token.header("authorization"), Some("Basic dTpw"));
+        assert_eq!(
+            token.uri,
+            "https://auth.test/token?x=1&service=reg&scope=repository%3Aother%3Apull&scope=registry%3Acatalog%3A*&scope=repository%3Aa%2Fb%3Apull"
+        );
+    }
+
+    #[tokio::test]
+    async fn concurrent_401s_share_one_token_request() {
+        let script = Script::responder(|request| {
+            if request.uri.starts_with("http://auth.test/") {
+                Reply::new(200).data(r#"{"token":"t1"}"#)
+            } else if request.header("authorization") == Some("Bearer t1") {
+                ok()
+            } else {
+                Reply::new(401).header("www-authenticate", CHALLENGE)
+            }
+        });
+        let client = script.client();
+        let tag = "v1".parse().unwrap();
+        let (a, b, c) = tokio::join!(
+            client.read(Some(&tag), None),
+            client.read(Some(&tag), None),
+            client.read(Some(&tag), None)
+        );
+        a.unwrap();
+        b.unwrap();
+        c.unwrap();
+        let seen = script.seen();
+        let token_requests = seen
+            .iter()
+            .filter(|s| s.uri.starts_with("http://auth.test/"))
+            .count();
+        assert_eq!(token_requests, 1);
+        assert_eq!(seen.len(), 3 + 1 + 3, "{seen:?}");
+    }
+
+    #[tokio::test]
+    async fn basic_challenges_get_the_credentials_and_anonymous_gets_the_401() {
+        let script = Script::new([
+            Reply::new(401).header("www-authenticate", r#"Basic realm="r""#),
+            ok(),
+        ]);
+        let client = script
+            .builder()
+            .credentials(Credentials::basic("u", "p"))
+            .build()
+            .unwrap();
+        client
+            .read(Some(&"v1".parse().unwrap()), None)
+            .await
+            .unwrap();
+        assert_eq!(script.seen()[1].header("authorization"), Some("Basic dTpw"));
+
+        let script =
+            Script::new([Reply::new(401).header("www-authenticate", r#"Basic realm="r""#)]);
+        let err = script
+            .client()
+            .read(Some(&"v1".parse().unwrap()), None)
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(http::StatusCode::UNAUTHORIZED));
+        assert_eq!(script.seen().len(), 1);
+    }
+}

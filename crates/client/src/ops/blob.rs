@@ -390,3 +390,147 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod transport_tests {
+    use futures_util::StreamExt as _;
+    use ocipull_spec::{Descriptor, Digest};
+
+    use crate::Error;
+    use crate::test_transport::{Reply, Script};
+
+    const DATA: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+
+    fn blob() -> Descriptor {
+        Descriptor::new(
+            "application/octet-stream",
+            Digest::sha256(DATA),
+            DATA.len() as u64,
+        )
+    }
+
+    fn len() -> String {
+        DATA.len().to_string()
+    }
+
+    async fn read(script: &Script, descriptor: &Descriptor) -> Result<Vec<u8>, Error> {
+        let mut stream = script.client().blob(descriptor).await?;
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk?);
+        }
+        Ok(out)
+    }
+
+    #[tokio::test]
+    async fn a_206_from_the_offset_continues_the_blob() {
+        let script = Script::new([
+            Reply::new(200)
+                .header("content-length", len())
+                .data(&DATA[..10])
+                .broken(),
+            Reply::new(206)
+                .header("content-range", "bytes 10-35/36")
+                .header("content-length", "26")
+                .data(&DATA[10..20])
+                .data(&DATA[20..]),
+        ]);
+        assert_eq!(read(&script, &blob()).await.unwrap(), DATA);
+        let seen = script.seen();
+        assert_eq!(seen[0].header("range"), None);
+        assert_eq!(seen[1].header("range"), Some("bytes=10-"));
+    }
+
+    #[tokio::test]
+    async fn a_206_elsewhere_is_an_error() {
+        for range in [
+            "bytes 0-35/36",
+            "bytes 10-34/36",
+            "bytes 10-35/37",
+            "nonsense",
+        ] {
+            let script = Script::new([
+                Reply::new(200).data(&DATA[..10]).broken(),
+                Reply::new(206)
+                    .header("content-range", range)
+                    .data(&DATA[10..]),
+            ]);
+            let err = read(&script, &blob()).await.unwrap_err();
+            assert!(
+                matches!(err, Error::Range { offset: 10, .. }),
+                "{range}: {err:?}"
+            );
+            assert_eq!(script.seen().len(), 2, "a bad range is not retried");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_200_to_a_range_request_is_skipped_ahead() {
+        let script = Script::new([
+            Reply::new(200).data(&DATA[..4]).data(&DATA[4..10]).broken(),
+            Reply::new(200).data(&DATA[..7]).data(&DATA[7..]),
+        ]);
+        assert_eq!(read(&script, &blob()).await.unwrap(), DATA);
+    }
+
+    #[tokio::test]
+    async fn sizes_are_checked_before_and_while_reading() {
+        let script = Script::new([Reply::new(200).header("content-length", "37").data(DATA)]);
+        let err = read(&script, &blob()).await.unwrap_err();
+        assert!(matches!(err, Error::BlobSize { actual: 37, .. }), "{err:?}");
+
+        let script = Script::new([Reply::new(200).data(DATA).data("extra")]);
+        let err = read(&script, &blob()).await;
+        // The digest is complete at the descriptor's size; the extra bytes are never read.
+        assert_eq!(err.unwrap(), DATA);
+
+        let script = Script::new([Reply::new(200).data(&DATA[..30]).data("too long!")]);
+        let err = read(&script, &blob()).await.unwrap_err();
+        assert!(matches!(err, Error::BlobSize { actual: 39, .. }), "{err:?}");
+
+        // A clean end before the size is the registry's doing: not retried.
+        let script = Script::new([Reply::new(200).data(&DATA[..30])]);
+        let err = read(&script, &blob()).await.unwrap_err();
+        assert!(matches!(err, Error::BlobSize { actual: 30, .. }), "{err:?}");
+        assert_eq!(script.seen().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn digest_mismatch_replaces_the_last_chunk() {
+        let mut wrong = DATA.to_vec();
+        wrong[35] = b'!';
+        let script = Script::new([Reply::new(200)
+            .data(wrong[..20].to_vec())
+            .data(wrong[20..].to_vec())]);
+        let mut stream = script.client().blob(&blob()).await.unwrap();
+        assert_eq!(stream.next().await.unwrap().unwrap().len(), 20);
+        assert!(matches!(
+            stream.next().await,
+            Some(Err(Error::BlobDigest { .. }))
+        ));
+        assert!(stream.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn nothing_to_fetch_sends_no_request() {
+        let empty = Descriptor::new("application/octet-stream", Digest::sha256(b""), 0);
+        let script = Script::new([]);
+        assert!(read(&script, &empty).await.unwrap().is_empty());
+        let stream = script.client().blob_from(&blob(), 36).await.unwrap();
+        assert_eq!(stream.count().await, 0);
+        assert!(script.seen().is_empty());
+        let err = script.client().blob_from(&blob(), 37).await.unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument { .. }));
+    }
+
+    #[tokio::test]
+    async fn blob_from_asks_for_the_rest_and_checks_only_the_size() {
+        let script = Script::new([Reply::new(206)
+            .header("content-range", "bytes 30-35/36")
+            .data(&DATA[30..])]);
+        let mut stream = script.client().blob_from(&blob(), 30).await.unwrap();
+        assert_eq!(stream.next().await.unwrap().unwrap(), &DATA[30..]);
+        assert!(stream.next().await.is_none());
+        assert_eq!(script.seen()[0].header("range"), Some("bytes=30-"));
+    }
+}

@@ -22,7 +22,10 @@ pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(50);
 
 /// Trust settings for HTTPS. (Fields for features that are off are set but unused.)
 #[derive(Clone, Default)]
-#[cfg_attr(not(all(feature = "webpki-roots", feature = "native-roots")), allow(dead_code))]
+#[cfg_attr(
+    not(all(feature = "webpki-roots", feature = "native-roots")),
+    allow(dead_code)
+)]
 pub(crate) struct TlsSettings {
     pub(crate) webpki_roots: bool,
     pub(crate) native_roots: bool,
