@@ -63,17 +63,14 @@ fn is_tls_rejection(error: &(dyn std::error::Error + 'static)) -> bool {
         if e.downcast_ref::<rustls::Error>().is_some() {
             return true;
         }
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            #[cfg(feature = "rustls")]
-            if io
-                .get_ref()
-                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
-            {
-                return true;
-            }
-            let _ = io;
-        }
-        current = e.source();
+        // An io::Error's `source()` skips the error it wraps; step into it instead.
+        current = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
     }
     false
 }
@@ -173,9 +170,10 @@ mod tests {
     #[cfg(feature = "rustls")]
     #[test]
     fn untrusted_certificates_are_permanent() {
+        // As hyper-util reports it: io::Error(Other, io::Error(InvalidData, rustls::Error)).
         let tls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
         let io = std::io::Error::new(std::io::ErrorKind::InvalidData, tls);
-        let wrapped: crate::BoxError = Box::new(io);
+        let wrapped: crate::BoxError = Box::new(std::io::Error::other(io));
         let err = Error::Connection {
             method: http::Method::GET,
             url: url(),
