@@ -34,7 +34,7 @@ pub enum AddError {
         actual: u64,
     },
     /// A child of an index was given as bytes that are not a valid manifest.
-    #[error("repository {repository}: child manifest {digest}: {source}")]
+    #[error("repository {repository}: child manifest {digest} is not a valid manifest")]
     ChildManifest {
         /// The repository being added to.
         repository: Repository,
@@ -44,7 +44,7 @@ pub enum AddError {
         source: ManifestError,
     },
     /// An image layout could not be read.
-    #[error("repository {repository}: {source}")]
+    #[error("repository {repository}: cannot load the image layout")]
     Layout {
         /// The repository being added to.
         repository: Repository,
