@@ -19,7 +19,10 @@
 //!   yields more than the descriptor's size;
 //! - `Authorization` is only sent to the registry's origin or to the token realm of a
 //!   `Bearer` challenge the registry's origin sent (never to an origin reached by redirect);
-//! - the password never appears in an error's `Display` or `Debug` text.
+//! - the password never appears in an error's `Display` or `Debug` text;
+//! - a pull, finished or failed, leaves only verified blobs in the layout (each file of
+//!   `blobs/` hashes to its name), touches nothing outside the layout directory, and when it
+//!   succeeds the layout opens and its `index.json` names the pulled manifest.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -33,8 +36,9 @@ use http_body_util::StreamBody;
 use http_body_util::combinators::UnsyncBoxBody;
 use ocipull_client::auth::parse_challenges;
 use ocipull_client::backon::ConstantBuilder;
-use ocipull_client::{BoxError, Client, Credentials, RequestBody, Scheme};
-use ocipull_spec::{Descriptor, Digest, media_type};
+use ocipull_client::{BoxError, Client, Credentials, Platforms, PullOptions, RequestBody, Scheme};
+use ocipull_spec::layout::LayoutReader;
+use ocipull_spec::{Descriptor, Digest, Reference, media_type};
 
 /// What separates the responses of one input.
 pub const SEPARATOR: &str = "\n--8<--\n";
@@ -51,6 +55,8 @@ pub const OPERATIONS: &[&str] = &[
     "blob",
     "tags",
     "referrers",
+    "pull-platform",
+    "pull-all",
 ];
 
 /// The registry the client talks to.
@@ -277,6 +283,7 @@ async fn operate(client: &Client, operation: &str) -> Result<(), String> {
             .map_err(describe),
         "blob" => blob(client).await,
         "tags" => client.tags().await.map(drop).map_err(describe),
+        "pull-platform" | "pull-all" => pull(client, operation == "pull-all").await,
         _ => client
             .referrers(&manifest_digest, Some("application/vnd.example+type"))
             .await
@@ -318,4 +325,82 @@ async fn blob(client: &Client) -> Result<(), String> {
         "a blob stream ended cleanly with unverified content"
     );
     Ok(())
+}
+
+async fn pull(client: &Client, all: bool) -> Result<(), String> {
+    let reference: Reference = format!("{HOST}/{REPOSITORY}:{TAG}")
+        .parse()
+        .expect("a valid reference");
+    let platforms = if all {
+        Platforms::All
+    } else {
+        Platforms::One("linux/amd64".parse().expect("a valid platform"))
+    };
+    // One download at a time keeps the order of requests, and so the run, deterministic.
+    let options = PullOptions::new(platforms).jobs(1);
+    let parent = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(parent.path().join("outside"), b"sentinel").expect("the sentinel is written");
+    let dir = parent.path().join("layout");
+    let result = client.pull(&reference, &dir, &options).await;
+
+    let outside: Vec<_> = std::fs::read_dir(parent.path())
+        .expect("the parent lists")
+        .map(|e| e.expect("an entry").file_name())
+        .collect();
+    assert!(
+        outside.iter().all(|n| n == "outside" || n == "layout"),
+        "the pull wrote next to the layout: {outside:?}"
+    );
+    assert_eq!(
+        std::fs::read(parent.path().join("outside")).expect("the sentinel reads"),
+        b"sentinel"
+    );
+    only_verified_blobs(&dir);
+    match result {
+        Ok(report) => {
+            let layout = LayoutReader::open(&dir)
+                .unwrap_or_else(|e| panic!("a successful pull left a broken layout: {e}"));
+            let entry = layout
+                .entries()
+                .find(|e| e.descriptor.digest == *report.digest())
+                .expect("index.json names the pulled manifest");
+            layout
+                .read_manifest(&entry.descriptor)
+                .unwrap_or_else(|e| panic!("the pulled manifest does not read back: {e}"));
+            Ok(())
+        }
+        Err(e) => Err(format!("{e}\n{e:?}")),
+    }
+}
+
+/// Every file in `blobs/<algorithm>/` hashes to its name.
+fn only_verified_blobs(dir: &std::path::Path) {
+    let Ok(algorithms) = std::fs::read_dir(dir.join("blobs")) else {
+        return;
+    };
+    for algorithm in algorithms {
+        let algorithm = algorithm.expect("an entry").path();
+        let name = algorithm
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        for blob in std::fs::read_dir(&algorithm).expect("an algorithm directory lists") {
+            let path = blob.expect("an entry").path();
+            let encoded = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            let digest: Digest = format!("{name}:{encoded}")
+                .parse()
+                .unwrap_or_else(|e| panic!("{} is not named by a digest: {e}", path.display()));
+            let content = std::fs::read(&path).expect("a blob reads");
+            assert_eq!(
+                Digest::compute(digest.algorithm(), &content),
+                digest,
+                "{} holds unverified content",
+                path.display()
+            );
+        }
+    }
 }
