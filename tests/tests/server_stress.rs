@@ -76,17 +76,17 @@ fn fixture() -> Fixture {
     }
 }
 
-/// The request a connection sends as its `i`-th, and what must come back.
-fn request(
-    f: &Fixture,
-    i: usize,
-) -> (
+/// A request (method, path, headers) and the status and body (when checked) it must get.
+type Exchange = (
     Method,
     String,
     Vec<(&'static str, String)>,
     StatusCode,
     Option<Bytes>,
-) {
+);
+
+/// The request a connection sends as its `i`-th, and what must come back.
+fn request(f: &Fixture, i: usize) -> Exchange {
     let small = format!("/v2/stress/app/blobs/{}", Digest::sha256(&f.small));
     match i % 6 {
         0 => (
