@@ -416,4 +416,38 @@ mod tests {
         assert_eq!(err.status(), Some(http::StatusCode::UNAUTHORIZED));
         assert_eq!(script.seen().len(), 1);
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_token_is_renewed_before_it_expires() {
+        let tokens = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let issued = tokens.clone();
+        let script = Script::responder(move |request| {
+            if request.uri.starts_with("http://auth.test/") {
+                let n = issued.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                Reply::new(200).data(format!(r#"{{"token":"t{n}","expires_in":60}}"#))
+            } else if request
+                .header("authorization")
+                .is_some_and(|a| a.starts_with("Bearer t"))
+            {
+                ok()
+            } else {
+                Reply::new(401).header("www-authenticate", CHALLENGE)
+            }
+        });
+        let client = script.client();
+        let tag = "v1".parse().unwrap();
+        client.read(Some(&tag), None).await.unwrap();
+        // Within the lifetime less the renewal margin (6 s of 60): the token is reused.
+        tokio::time::advance(std::time::Duration::from_secs(50)).await;
+        client.read(Some(&tag), None).await.unwrap();
+        assert_eq!(tokens.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // Past it: a new token is fetched before the request, which then needs no 401.
+        tokio::time::advance(std::time::Duration::from_secs(5)).await;
+        client.read(Some(&tag), None).await.unwrap();
+        assert_eq!(tokens.load(std::sync::atomic::Ordering::SeqCst), 2);
+        let seen = script.seen();
+        let last = &seen[seen.len() - 2..];
+        assert!(last[0].uri.starts_with("http://auth.test/"), "{last:?}");
+        assert_eq!(last[1].header("authorization"), Some("Bearer t2"));
+    }
 }

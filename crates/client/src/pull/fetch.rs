@@ -200,10 +200,12 @@ async fn download(
             Some(Err(e)) => return Err(e),
             Some(Ok(chunk)) => {
                 partial.write(&chunk).await?;
-                settings.events.emit(PullEvent::BlobProgress {
-                    digest: descriptor.digest.clone(),
-                    bytes: chunk.len() as u64,
-                });
+                if settings.events.enabled() {
+                    settings.events.emit(PullEvent::BlobProgress {
+                        digest: descriptor.digest.clone(),
+                        bytes: chunk.len() as u64,
+                    });
+                }
             }
         }
     }
