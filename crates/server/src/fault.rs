@@ -73,7 +73,13 @@ enum PathMatch {
     Regex(Regex),
 }
 
-/// A fault injection rule; see the [module docs](self).
+/// A fault injection rule.
+///
+/// A rule matches requests by method and path (substring or regular expression over the path
+/// and query), may let the first matches through ([`FaultRule::skip`]) and may fire a
+/// limited number of times ([`FaultRule::times`]); when it fires, all its [`Fault`]s apply
+/// to that request. Several rules can fire on one request; the first `Status` wins. Rules
+/// apply on the CDN origin too.
 ///
 /// ```
 /// use std::time::Duration;

@@ -715,6 +715,14 @@ async fn tags_list_and_pagination() {
             200,
         )
         .body(Want::Json(tags(&[]))),
+        case(
+            "empty n and last are absent",
+            Method::GET,
+            "/v2/test/app/tags/list?n=&last=",
+            200,
+        )
+        .absent("link")
+        .body(Want::Json(tags(&["1.0", "a", "b", "latest", "v1", "v2"]))),
         case("bad n", Method::GET, "/v2/test/app/tags/list?n=-1", 400)
             .body(Want::Code("PAGINATION_NUMBER_INVALID")),
         case(
