@@ -5,6 +5,9 @@
 //! cargo xtask fuzz --reproduce TARGET FILE
 //! ```
 //!
+//! `--reproduce` runs one input through the target's body on stable Rust (no fuzzer build),
+//! printing the panic and its backtrace.
+//!
 //! Installs `cargo-fuzz` when it is missing, builds the targets and runs each for `N`
 //! seconds (all targets when none is named), then prints one line per target and fails if
 //! any crashed, hung or ran out of memory. A crash input is left in
@@ -66,16 +69,26 @@ pub fn run(args: &[String]) -> crate::Result {
     let options = parse(args)?;
     let fuzz = fuzz_dir();
     let known = known_targets(&fuzz)?;
-    ensure_cargo_fuzz()?;
-
     if let Some((target, file)) = &options.reproduce {
+        // On stable, without the fuzzer: the target's body on the one input, with the panic
+        // and its backtrace.
         check_known(&known, std::slice::from_ref(target))?;
-        let file =
-            std::fs::canonicalize(file).map_err(|error| format!("{}: {error}", file.display()))?;
-        let mut command = cargo_fuzz(&fuzz, "run", &options.sanitizer);
-        command.arg(target).arg(file);
+        let mut command = cmd::cargo();
+        command
+            .env("RUST_BACKTRACE", "1")
+            .args([
+                "run",
+                "--package",
+                "ocipull-fuzz-targets",
+                "--example",
+                "run",
+                "--",
+            ])
+            .arg(target)
+            .arg(file);
         return cmd::run(command);
     }
+    ensure_cargo_fuzz()?;
 
     let targets = if options.targets.is_empty() {
         known.iter().cloned().collect()

@@ -3,7 +3,9 @@
 //! fuzzer or a nightly toolchain.
 //!
 //! Layout of `fuzz/`: `fuzz_targets/<name>.rs` (the harness, one line), `corpus/<name>/`
-//! (seeds and interesting inputs) and `regressions/<name>/` (inputs that once crashed).
+//! (seeds and interesting inputs), `regressions/<name>/` (inputs that once crashed, all
+//! passing now) and `open-crashes/<name>/` (crashes found in code whose fix is pending: each
+//! must still fail, so the fix has to move it to `regressions/`).
 
 use std::collections::BTreeSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -52,13 +54,21 @@ fn replay(run: fn(&[u8]), dirs: &[PathBuf]) -> (usize, Vec<String>) {
     let mut count = 0;
     let mut failures = Vec::new();
     for file in dirs.iter().flat_map(|d| inputs(d)) {
-        let data = std::fs::read(&file).expect("a corpus file reads");
         count += 1;
-        if catch_unwind(AssertUnwindSafe(|| run(&data))).is_err() {
+        if replay_file(run, &file).1 {
             failures.push(file.display().to_string());
         }
     }
     (count, failures)
+}
+
+/// Runs `run` on the content of `file`; says whether it panicked.
+fn replay_file(run: fn(&[u8]), file: &Path) -> (usize, bool) {
+    let data = std::fs::read(file).expect("a corpus file reads");
+    (
+        data.len(),
+        catch_unwind(AssertUnwindSafe(|| run(&data))).is_err(),
+    )
 }
 
 #[test]
@@ -78,6 +88,23 @@ fn every_corpus_and_regression_input_passes() {
         println!("{name}: replayed {count} inputs, {} failed", failed.len());
         failures.extend(failed);
     }
+    let mut fixed = Vec::new();
+    for (name, run) in TARGETS {
+        // Crashes found in code someone else is fixing: each must still fail, so that the fix
+        // moves it to regressions/ (and the replay keeps it fixed).
+        let open = fuzz.join("open-crashes").join(name);
+        for file in inputs(&open) {
+            let (_, failed) = replay_file(*run, &file);
+            if !failed {
+                fixed.push(file.display().to_string());
+            }
+        }
+    }
+    assert!(
+        fixed.is_empty(),
+        "open crashes that no longer fail: move each to fuzz/regressions/<target>/:\n{}",
+        fixed.join("\n")
+    );
     assert!(
         failures.is_empty(),
         "inputs that fail (the panic of each is printed above; `cargo xtask fuzz --reproduce \
@@ -110,7 +137,7 @@ fn every_harness_corpus_and_regression_dir_names_a_target() {
             "fuzz/Cargo.toml declares no [[bin]] `{name}`"
         );
     }
-    for dir in ["corpus", "regressions"] {
+    for dir in ["corpus", "regressions", "open-crashes"] {
         let stray: Vec<_> = names_in(&fuzz.join(dir), false)
             .difference(&known)
             .cloned()
