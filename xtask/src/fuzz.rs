@@ -10,7 +10,8 @@
 //!
 //! Installs `cargo-fuzz` when it is missing, builds the targets and runs each for `N`
 //! seconds (all targets when none is named), then prints one line per target and fails if
-//! any crashed, hung or ran out of memory. A crash input is left in
+//! any crashed, hung or ran out of memory. A run stops at a target's first crash unless
+//! `--keep-going` is given (libFuzzer's fork mode, one child at a time). A crash input is left in
 //! `fuzz/artifacts/<target>/`; once fixed, it belongs in `fuzz/regressions/<target>/`, where
 //! `cargo test -p ocipull-fuzz-targets` replays it on stable Rust.
 //!
@@ -51,7 +52,7 @@ const INPUT_TIMEOUT_SECONDS: u64 = 10;
 const RSS_LIMIT_MB: u64 = 2048;
 
 const USAGE: &str = "\
-usage: cargo xtask fuzz [--seconds N] [--merge] [--sanitizer S] [TARGET...]
+usage: cargo xtask fuzz [--seconds N] [--merge] [--keep-going] [--sanitizer S] [TARGET...]
        cargo xtask fuzz --reproduce TARGET FILE";
 
 /// What the command line asked for.
@@ -59,6 +60,7 @@ usage: cargo xtask fuzz [--seconds N] [--merge] [--sanitizer S] [TARGET...]
 struct Options {
     seconds: u64,
     merge: bool,
+    keep_going: bool,
     sanitizer: String,
     targets: Vec<String>,
     reproduce: Option<(String, PathBuf)>,
@@ -132,6 +134,7 @@ fn parse(args: &[String]) -> crate::Result<Options> {
     let mut options = Options {
         seconds: DEFAULT_SECONDS,
         merge: false,
+        keep_going: false,
         sanitizer: DEFAULT_SANITIZER.to_owned(),
         targets: Vec::new(),
         reproduce: None,
@@ -156,6 +159,7 @@ fn parse(args: &[String]) -> crate::Result<Options> {
                 };
             }
             "--merge" => options.merge = true,
+            "--keep-going" => options.keep_going = true,
             "--sanitizer" => options.sanitizer = value("--sanitizer")?,
             "--reproduce" => {
                 let target = value("--reproduce")?;
@@ -294,6 +298,16 @@ fn fuzz_one(fuzz: &Path, target: &str, options: &Options) -> crate::Result<Outco
         format!("-rss_limit_mb={RSS_LIMIT_MB}"),
         "-print_final_stats=1".to_owned(),
     ]);
+    if options.keep_going {
+        // One child process at a time that is restarted after each crash, so a run collects
+        // every crash it finds instead of stopping at the first.
+        command.args([
+            "-fork=1",
+            "-ignore_crashes=1",
+            "-ignore_timeouts=1",
+            "-ignore_ooms=1",
+        ]);
+    }
 
     let started = Instant::now();
     let mut executions = None;
@@ -308,7 +322,7 @@ fn fuzz_one(fuzz: &Path, target: &str, options: &Options) -> crate::Result<Outco
     let seconds = started.elapsed().as_secs_f64();
 
     let new_artifacts: Vec<_> = files(&artifacts).difference(&before).cloned().collect();
-    let failure = if status.success() {
+    let failure = if status.success() && new_artifacts.is_empty() {
         None
     } else if new_artifacts.is_empty() {
         Some(format!("FAILED ({status})"))
@@ -397,7 +411,8 @@ mod tests {
     fn options_parse() {
         let o = parse(&args("--seconds 600 --merge names layout")).unwrap();
         assert_eq!(o.seconds, 600);
-        assert!(o.merge);
+        assert!(o.merge && !o.keep_going);
+        assert!(parse(&args("--keep-going")).unwrap().keep_going);
         assert_eq!(o.targets, ["names", "layout"]);
         assert_eq!(o.sanitizer, DEFAULT_SANITIZER);
         let o = parse(&args("--reproduce names crash-1")).unwrap();

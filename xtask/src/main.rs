@@ -22,7 +22,7 @@ subcommands:
   test [STEP...]   run the checks CI runs: fmt, clippy, test, fuzz-corpora (all when no STEP)
   demo             pull from a registry and show what happened (not yet available)
   bench            run the benchmarks (not yet available)
-  fuzz [--seconds N] [--merge] [TARGET...]
+  fuzz [--seconds N] [--merge] [--keep-going] [TARGET...]
                    run the cargo-fuzz targets for N seconds each (stable Rust is enough)
 ";
 
