@@ -15,6 +15,7 @@ use futures_util::future::BoxFuture;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use tokio::time::Instant;
 use tower::{Layer, Service, ServiceExt as _};
+use tower_http::follow_redirect::RequestUri;
 
 use super::challenge::{Challenge, parse_challenges};
 use super::credentials::basic_header;
@@ -94,6 +95,21 @@ impl Service<Request<RequestBody>> for Auth<HttpService> {
     }
 }
 
+/// Whether two URLs share scheme, host and port (RFC 6454 origins; absent ports default by
+/// scheme).
+fn same_origin(a: &http::Uri, b: &http::Uri) -> bool {
+    let port = |u: &http::Uri| {
+        u.port_u16().or(match u.scheme_str() {
+            Some("https") => Some(443),
+            Some("http") => Some(80),
+            _ => None,
+        })
+    };
+    a.scheme() == b.scheme()
+        && a.host().map(str::to_ascii_lowercase) == b.host().map(str::to_ascii_lowercase)
+        && port(a) == port(b)
+}
+
 /// A copy of a request (bodies here are small and cheap to clone).
 fn copy(
     parts: &http::request::Parts,
@@ -127,6 +143,14 @@ impl State {
             .await?;
         if response.status() != StatusCode::UNAUTHORIZED {
             return Ok(response);
+        }
+        // A 401 from another origin than the request's (a CDN the registry redirected to)
+        // is not the registry's challenge: answering it would hand the credentials to a
+        // realm of that origin's choosing. It is returned as it is.
+        if let Some(answered) = response.extensions().get::<RequestUri>() {
+            if !same_origin(&answered.0, &parts.uri) {
+                return Ok(response);
+            }
         }
         let url = final_url(&response, &parts.uri);
         let values: Vec<String> = response
@@ -449,5 +473,61 @@ mod tests {
         let last = &seen[seen.len() - 2..];
         assert!(last[0].uri.starts_with("http://auth.test/"), "{last:?}");
         assert_eq!(last[1].header("authorization"), Some("Bearer t2"));
+    }
+
+    #[tokio::test]
+    async fn a_challenge_from_a_redirect_target_gets_no_credentials() {
+        let script = Script::responder(|request| {
+            if request.uri.starts_with("http://registry.test/") {
+                Reply::new(307).header("location", "http://cdn.test/blob")
+            } else if request.uri.starts_with("http://cdn.test/") {
+                Reply::new(401).header(
+                    "www-authenticate",
+                    r#"Bearer realm="http://evil.test/token",service="x""#,
+                )
+            } else {
+                Reply::new(200).data(r#"{"token":"t"}"#)
+            }
+        });
+        let client = script
+            .builder()
+            .credentials(Credentials::basic("u", "p"))
+            .build()
+            .unwrap();
+        let blob = ocipull_spec::Descriptor::new("x", ocipull_spec::Digest::sha256(b"abc"), 3);
+        let err = client.blob(&blob).await.unwrap_err();
+        assert_eq!(err.status(), Some(http::StatusCode::UNAUTHORIZED));
+        let seen = script.seen();
+        assert!(
+            seen.iter().all(|s| !s.uri.starts_with("http://evil.test/")),
+            "{seen:?}"
+        );
+        assert!(
+            seen.iter()
+                .all(|s| s.uri.starts_with("http://registry.test/")
+                    || s.header("authorization").is_none()),
+            "{seen:?}"
+        );
+    }
+
+    #[test]
+    fn origins() {
+        let u = |s: &str| s.parse::<http::Uri>().unwrap();
+        assert!(super::same_origin(
+            &u("https://R.example/a"),
+            &u("https://r.example:443/b")
+        ));
+        assert!(!super::same_origin(
+            &u("https://r.example/a"),
+            &u("http://r.example/a")
+        ));
+        assert!(!super::same_origin(
+            &u("http://r.example/a"),
+            &u("http://r.example:5000/a")
+        ));
+        assert!(!super::same_origin(
+            &u("http://r.example/a"),
+            &u("http://cdn.example/a")
+        ));
     }
 }
