@@ -20,8 +20,8 @@ usage: cargo xtask <subcommand> [args]
 
 subcommands:
   test [STEP...]   run the checks CI runs: fmt, clippy, test, fuzz-corpora (all when no STEP)
-  demo             pull from a registry and show what happened (not yet available)
-  bench            run the benchmarks (not yet available)
+  demo             pull from a registry and show what happened
+  bench            run the benchmarks
   fuzz [--seconds N] [--merge] [--keep-going] [TARGET...]
                    run the cargo-fuzz targets for N seconds each (stable Rust is enough)
 ";

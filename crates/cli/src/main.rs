@@ -1,6 +1,7 @@
 //! `ocipull`: pull images from OCI registries into image layouts, and serve layouts.
 #![forbid(unsafe_code)]
 
+mod connect;
 mod inspect;
 mod pull;
 mod serve;
@@ -32,7 +33,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ocipull: cannot start the async runtime: {e}");

@@ -3,9 +3,6 @@
 //! Progress goes to stderr: bars on a terminal, one line per event otherwise. The last line
 //! on stdout is the digest of the manifest written to the layout's `index.json`.
 
-#[path = "connect.rs"]
-pub(crate) mod connect;
-
 use std::collections::HashMap;
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -15,7 +12,7 @@ use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, Prog
 use ocipull_client::{DEFAULT_JOBS, Platforms, PullEvent, PullOptions};
 use ocipull_spec::{Digest, Platform};
 
-use connect::{ConnectArgs, client_for, fail, parse_reference};
+use crate::connect::{ConnectArgs, client_for, fail, parse_reference};
 
 /// Arguments of `ocipull pull`.
 #[derive(Debug, clap::Args)]

@@ -2,7 +2,7 @@
 
 use std::io::Write as _;
 
-use crate::pull::connect::{ConnectArgs, client_for, fail, parse_reference};
+use crate::connect::{ConnectArgs, client_for, fail, parse_reference};
 
 /// Arguments of `ocipull tags`.
 #[derive(Debug, clap::Args)]
