@@ -22,6 +22,8 @@ pub struct Image {
     pub dir: PathBuf,
     /// Layer digests, in manifest order.
     pub layers: Vec<String>,
+    /// Size of its image manifest.
+    pub manifest_size: u64,
     /// Size of each layer.
     pub layer_size: u64,
 }
@@ -84,7 +86,13 @@ pub fn prepare(programs: &Programs, base: &Path, sizes: &Sizes) -> crate::Result
             .args(["--layers", &layers.to_string()])
             .args(["--layer-size", &size.to_string()]);
         let info = ensure(&out, command)?;
+        let manifest = info
+            .lines()
+            .find_map(|line| line.strip_prefix("manifest="))
+            .ok_or_else(|| format!("{}: no manifest= line", out.display()))?;
+        let manifest_size = Image::blob_path(&out, manifest).metadata()?.len();
         Ok(Image {
+            manifest_size,
             repo: name,
             layers: info
                 .lines()

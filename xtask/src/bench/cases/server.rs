@@ -66,11 +66,13 @@ fn under_load(
     Ok(sample)
 }
 
-/// Case 4: manifest GETs by tag with `wrk`.
+/// Case 4: manifest GETs by tag with `wrk`, and the same load on the bare
+/// hyper server sending a buffer of the manifest's size (the ceiling).
 pub fn manifests(ctx: &Ctx<'_>, fixtures: &Fixtures, storage: &Path) -> Table {
     let sizes = ctx.sizes;
+    let programs = ctx.programs;
     let path = format!("/v2/{}/manifests/latest", fixtures.big.repo);
-    let contenders = starters(ctx, fixtures, storage)
+    let mut contenders: Vec<Contender<'_>> = starters(ctx, fixtures, storage)
         .into_iter()
         .map(|(key, name, start)| match start {
             Err(why) => Contender::unavailable(key, name, why),
@@ -82,19 +84,50 @@ pub fn manifests(ctx: &Ctx<'_>, fixtures: &Fixtures, storage: &Path) -> Table {
             }
         })
         .collect();
+    let manifest_size = fixtures.big.manifest_size;
+    let bare: Start<'_> = Box::new(move || {
+        servers::static_server(
+            &programs.tool("bench-static-server"),
+            manifest_size,
+            servers::free_addr()?,
+            &ctx.logs,
+        )
+    });
+    contenders.push(Contender::new(
+        "hyper",
+        "bare hyper server (static buffer)",
+        move || under_load(ctx, &bare, |server| wrk(ctx, server.addr(), "/")),
+    ));
+    let rows = alternate("server-manifests", sizes.runs, contenders);
+    let ceilings = rows
+        .iter()
+        .find(|row| row.key == "hyper")
+        .and_then(|row| row.rate())
+        .map(|rate| Ceiling {
+            name: "bare hyper".into(),
+            rate: rate.median,
+        })
+        .into_iter()
+        .collect();
     Table {
         id: "server-manifests",
         title: "4. Server, manifest GETs".into(),
         about: format!(
             "`GET /v2/big/manifests/latest` (with `Accept`), {} connections for {} s from one \
              `wrk` thread (`wrk -t1 -c{} -d{}s --latency`). Each server starts fresh for each \
-             run, logging off. CPU time (during the load) and peak RSS are the server's.",
-            sizes.load_connections, sizes.load_secs, sizes.load_connections, sizes.load_secs
+             run, logging off. The bare hyper server answers every request with a static \
+             buffer of the manifest's size ({} bytes): the ceiling. CPU time (during the load) \
+             and peak RSS are the server's.",
+            sizes.load_connections,
+            sizes.load_secs,
+            sizes.load_connections,
+            sizes.load_secs,
+            manifest_size
         ),
         unit: "req/s",
         whose: "server",
-        rows: alternate("server-manifests", sizes.runs, contenders),
-        ceilings: Vec::new(),
+        rows,
+        ceilings,
     }
 }
 
