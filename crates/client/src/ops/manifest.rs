@@ -5,7 +5,8 @@ use std::sync::Arc;
 use http::{HeaderMap, HeaderValue, Method, header};
 use ocipull_spec::{Descriptor, Digest, DigestError, Manifest, Tag, media_type};
 
-use crate::body::{Source, content_length, read_limited};
+use super::document::Document;
+use crate::body::content_length;
 use crate::retry::Observer;
 use crate::transport::{RequestBody, final_url};
 use crate::{Client, Error, RedactedUrl};
@@ -101,28 +102,14 @@ impl Client {
         expected: Option<&Digest>,
         observer: Option<&dyn Observer>,
     ) -> Result<Manifest, Error> {
-        let request = self
-            .request(Method::GET, uri.clone())
-            .header(header::ACCEPT, accept())
-            .body(RequestBody::default())
-            .map_err(|e| self.bad_request(e))?;
-        let response = self.send(request, observer).await?;
-        let url = final_url(&response, &uri);
-        let (parts, body) = response.into_parts();
-        let source = Source {
-            method: &Method::GET,
-            url: &url,
-            stall: self.inner.stall,
-        };
-        let bytes = read_limited(
-            &parts.headers,
-            body,
-            self.inner.limits.manifest,
-            "manifest",
-            &source,
-        )
-        .await?;
-        if let Some(claimed) = header_digest(&parts.headers, &url)? {
+        let Document {
+            headers,
+            url,
+            bytes,
+        } = self
+            .get_document(&uri, Some(accept()), "manifest", observer)
+            .await?;
+        if let Some(claimed) = header_digest(&headers, &url)? {
             let actual = Digest::compute(claimed.algorithm(), &bytes);
             if actual != claimed {
                 return Err(Error::ContentDigestMismatch {
@@ -132,7 +119,7 @@ impl Client {
                 });
             }
         }
-        let declared = content_type(&parts.headers);
+        let declared = content_type(&headers);
         Manifest::from_bytes(bytes, declared.as_deref(), expected)
             .map_err(|source| Error::Manifest { url, source })
     }

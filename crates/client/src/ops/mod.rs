@@ -1,6 +1,7 @@
 //! The operations: manifests, blobs, tags, referrers.
 
 pub(crate) mod blob;
+mod document;
 mod link;
 pub(crate) mod manifest;
 mod referrers;

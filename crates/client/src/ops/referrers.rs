@@ -3,12 +3,11 @@
 
 use std::collections::HashSet;
 
-use http::{Method, StatusCode, Uri, header};
+use http::{HeaderValue, StatusCode, Uri, header};
 use ocipull_spec::{Digest, ImageIndex, Manifest, Tag, media_type};
 
+use super::document::Document;
 use super::link::{MAX_PAGES, next_link};
-use crate::body::{Source, read_limited};
-use crate::transport::{RequestBody, final_url};
 use crate::{Client, Error};
 
 impl Client {
@@ -57,32 +56,18 @@ impl Client {
     }
 
     async fn referrers_page(&self, uri: Uri) -> Result<(ImageIndex, Option<Uri>), Error> {
-        let request = self
-            .request(Method::GET, uri.clone())
-            .header(header::ACCEPT, media_type::OCI_IMAGE_INDEX)
-            .body(RequestBody::default())
-            .map_err(|e| self.bad_request(e))?;
-        let response = self.send(request, None).await?;
-        let url = final_url(&response, &uri);
-        let next = next_link(response.headers())
+        let accept = HeaderValue::from_static(media_type::OCI_IMAGE_INDEX);
+        let Document {
+            headers,
+            url,
+            bytes,
+        } = self
+            .get_document(&uri, Some(accept), "referrers index", None)
+            .await?;
+        let next = next_link(&headers)
             .map(|target| self.resolve_link(&uri, &target))
             .transpose()?;
-        let (parts, body) = response.into_parts();
-        let source = Source {
-            method: &Method::GET,
-            url: &url,
-            stall: self.inner.stall,
-        };
-        let bytes = read_limited(
-            &parts.headers,
-            body,
-            self.inner.limits.manifest,
-            "referrers index",
-            &source,
-        )
-        .await?;
-        let content_type = parts
-            .headers
+        let content_type = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
         let manifest =

@@ -2,12 +2,11 @@
 
 use std::collections::HashSet;
 
-use http::{Method, Uri};
+use http::Uri;
 use ocipull_spec::Tag;
 
+use super::document::Document;
 use super::link::{MAX_PAGES, next_link};
-use crate::body::{Source, read_limited};
-use crate::transport::{RequestBody, final_url};
 use crate::{Client, Error};
 
 #[derive(serde::Deserialize)]
@@ -50,29 +49,14 @@ impl Client {
     }
 
     async fn tags_page(&self, uri: Uri) -> Result<(Vec<Tag>, Option<Uri>), Error> {
-        let request = self
-            .request(Method::GET, uri.clone())
-            .body(RequestBody::default())
-            .map_err(|e| self.bad_request(e))?;
-        let response = self.send(request, None).await?;
-        let url = final_url(&response, &uri);
-        let next = next_link(response.headers())
+        let Document {
+            headers,
+            url,
+            bytes,
+        } = self.get_document(&uri, None, "tag list", None).await?;
+        let next = next_link(&headers)
             .map(|target| self.resolve_link(&uri, &target))
             .transpose()?;
-        let (parts, body) = response.into_parts();
-        let source = Source {
-            method: &Method::GET,
-            url: &url,
-            stall: self.inner.stall,
-        };
-        let bytes = read_limited(
-            &parts.headers,
-            body,
-            self.inner.limits.manifest,
-            "tag list",
-            &source,
-        )
-        .await?;
         let list: TagList = serde_json::from_slice(&bytes).map_err(|e| Error::InvalidResponse {
             url: url.clone(),
             reason: format!("not a tag list: {e}"),
