@@ -61,3 +61,9 @@ pub use token_issuer::{
     DEFAULT_ISSUER, DEFAULT_PASSWORD, DEFAULT_SERVICE, DEFAULT_TTL, DEFAULT_USERNAME, TokenIssuer,
     TokenIssuerConfig, TokenRequest,
 };
+
+// The README's examples compile and run as doctests of this crate, which depends on every
+// library crate.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

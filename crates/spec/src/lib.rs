@@ -45,7 +45,3 @@ pub use reference::{DOCKER_HUB, DOCKER_HUB_API_HOST, Reference, ReferenceError};
 /// Re-exported so users of [`Manifest::bytes`] and [`BlobSource`] need not depend on it.
 pub use bytes::Bytes;
 
-// The README's examples compile and run as doctests of this crate.
-#[doc = include_str!("../../../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;
