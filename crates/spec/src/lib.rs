@@ -44,4 +44,3 @@ pub use reference::{DOCKER_HUB, DOCKER_HUB_API_HOST, Reference, ReferenceError};
 
 /// Re-exported so users of [`Manifest::bytes`] and [`BlobSource`] need not depend on it.
 pub use bytes::Bytes;
-
