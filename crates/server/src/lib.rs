@@ -76,7 +76,7 @@ pub use net::{SHUTDOWN_GRACE, TEST_SERVER_THREADS, TEST_SHUTDOWN_GRACE, TestServ
 pub use response::{
     API_VERSION, API_VERSION_HEADER, CONTENT_DIGEST_HEADER, FILTERS_APPLIED_HEADER,
 };
-pub use server::{CdnOrigin, Server, ServerBuilder};
+pub use server::{CdnOrigin, DEFAULT_HEADER_READ_TIMEOUT, Server, ServerBuilder};
 pub use store::Store;
 
 /// Re-exported: requests and responses of the [`Server`] service are `http` types.

@@ -36,6 +36,7 @@ pub(crate) async fn run<S>(
     service: S,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
+    header_read_timeout: Duration,
 ) -> io::Result<()>
 where
     S: tower::Service<
@@ -48,7 +49,10 @@ where
     S::Future: Send + 'static,
 {
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout);
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -101,7 +105,15 @@ impl Server {
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> io::Result<()> {
-        run(listener, self, shutdown, SHUTDOWN_GRACE).await
+        let header_read_timeout = self.header_read_timeout();
+        run(
+            listener,
+            self,
+            shutdown,
+            SHUTDOWN_GRACE,
+            header_read_timeout,
+        )
+        .await
     }
 
     /// Starts the server on `127.0.0.1:0` (and, with blob redirects, its CDN origin on a
@@ -159,6 +171,7 @@ impl TestServer {
             .build()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let served = server.clone();
+        let header_read_timeout = server.header_read_timeout();
         let thread = std::thread::Builder::new()
             .name("ocipull-test-server".into())
             .spawn(move || {
@@ -177,6 +190,7 @@ impl TestServer {
                             served,
                             signal(&tx),
                             TEST_SHUTDOWN_GRACE,
+                            header_read_timeout,
                         )));
                     }
                     if let Some((l, _, service)) = cdn {
@@ -186,6 +200,7 @@ impl TestServer {
                                 service,
                                 signal(&tx),
                                 TEST_SHUTDOWN_GRACE,
+                                header_read_timeout,
                             )));
                         }
                     }

@@ -4,6 +4,7 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use http::{Request, Response};
@@ -23,6 +24,12 @@ use crate::manifests::ManifestPolicy;
 use crate::router::{CdnService, Router, RouterService};
 use crate::store::Store;
 
+/// How long a connection may take to send a request head (over HTTP/1.1) before it is
+/// closed: hyper's own default, long enough for any real client on a slow link, short
+/// enough that slowloris-style clients trickling header bytes cannot hold connections open
+/// for ever (RFC 9112 §9.5 lets a server close connections it no longer wants to serve).
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Configures a [`Server`]; every test behaviour is off unless set here.
 #[derive(Debug, Default)]
 #[must_use]
@@ -33,6 +40,7 @@ pub struct ServerBuilder {
     strict_accept: bool,
     blob_redirects: bool,
     auth: Option<crate::auth::Auth>,
+    header_read_timeout: Option<Duration>,
 }
 
 impl ServerBuilder {
@@ -74,6 +82,14 @@ impl ServerBuilder {
     /// Requires authentication; see [`Auth`](crate::Auth). Default is none.
     pub fn auth(mut self, auth: crate::auth::Auth) -> ServerBuilder {
         self.auth = Some(auth);
+        self
+    }
+
+    /// How long a connection may take to send a whole request head before it is closed
+    /// (applies when served over the network, HTTP/1.1). Default is
+    /// [`DEFAULT_HEADER_READ_TIMEOUT`].
+    pub fn header_read_timeout(mut self, timeout: Duration) -> ServerBuilder {
+        self.header_read_timeout = Some(timeout);
         self
     }
 
@@ -134,6 +150,9 @@ impl ServerBuilder {
                 stack,
                 cdn_stack,
                 auth,
+                header_read_timeout: self
+                    .header_read_timeout
+                    .unwrap_or(DEFAULT_HEADER_READ_TIMEOUT),
             }),
         }
     }
@@ -158,6 +177,7 @@ struct Shared {
     stack: Inner,
     cdn_stack: Option<Inner>,
     auth: Option<crate::auth::AuthState>,
+    header_read_timeout: Duration,
 }
 
 impl Default for Server {
@@ -210,6 +230,12 @@ impl Server {
     /// Removes every fault rule.
     pub fn clear_faults(&self) {
         self.shared.faults.clear();
+    }
+
+    /// How long a connection may take to send a request head; see
+    /// [`ServerBuilder::header_read_timeout`].
+    pub fn header_read_timeout(&self) -> Duration {
+        self.shared.header_read_timeout
     }
 
     /// The request log, when [`ServerBuilder::request_log`] turned it on.
