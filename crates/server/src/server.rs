@@ -326,8 +326,13 @@ fn traced(
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     Box::pin(async move {
-        let response = stack.oneshot(request).await?;
+        let mut response = stack.oneshot(request).await?;
         tracing::info!(?origin, %method, %path, status = response.status().as_u16(), "request");
+        // RFC 9110 §9.3.2: a HEAD answer has the headers of the GET answer and no content,
+        // whichever layer produced it (an error, a 401 challenge, a fault).
+        if method == http::Method::HEAD {
+            *response.body_mut() = Body::empty();
+        }
         Ok(response)
     })
 }
