@@ -73,13 +73,59 @@ async fn endless_and_oversized_manifests_stop_at_the_limit() {
 
 #[tokio::test]
 async fn endless_error_bodies_are_cut_at_the_error_body_limit() {
-    let raw = RawServer::start(|_| Reply::Endless(head("404 Not Found", &[]))).await;
-    let err = read_v1(&builder(&raw).build().unwrap()).await.unwrap_err();
-    let http = err.http().expect("a status error");
-    assert_eq!(http.status, 404);
-    assert_eq!(http.body.len(), DEFAULT_ERROR_BODY_LIMIT);
-    assert!(http.error_body.is_none());
-    assert!(raw.endless_bytes_sent() < ENDLESS_BOUND);
+    for declared in [None, Some("2147483648")] {
+        let raw = RawServer::start(move |_| {
+            let h: Vec<(&str, &str)> = declared
+                .map(|n| ("content-length", n))
+                .into_iter()
+                .collect();
+            Reply::Endless(head("404 Not Found", &h))
+        })
+        .await;
+        let err = read_v1(&builder(&raw).build().unwrap()).await.unwrap_err();
+        let http = err.http().expect("a status error");
+        assert_eq!(http.status, 404);
+        assert_eq!(http.body.len(), DEFAULT_ERROR_BODY_LIMIT, "{declared:?}");
+        assert!(http.error_body.is_none());
+        assert!(raw.endless_bytes_sent() < ENDLESS_BOUND);
+    }
+}
+
+#[tokio::test]
+async fn blob_content_length_lies_never_yield_a_blob() {
+    let img = client_support::image(3, &[50_000]);
+    let layer = img.layers[0].clone();
+    for (declared, sent) in [
+        // Shorter than the blob: the body ends early.
+        (layer.len() - 100, layer.len()),
+        // Longer than what is sent before the connection closes.
+        (layer.len() + 100, layer.len()),
+        // Longer than the descriptor says, with as much content.
+        (layer.len() + 100, layer.len() + 100),
+    ] {
+        let l = layer.clone();
+        let raw = RawServer::start(move |_| {
+            let len = declared.to_string();
+            let mut out = head("200 OK", &[("content-length", &len)]).into_bytes();
+            out.extend_from_slice(&l);
+            out.resize(out.len() - l.len() + sent, b'!');
+            Reply::Bytes(out)
+        })
+        .await;
+        let client = builder(&raw).build().unwrap();
+        let result = match client.blob(&img.layer(0)).await {
+            Ok(stream) => client_support::collect(stream).await,
+            Err(e) => Err(e),
+        };
+        let err = result.expect_err("a lying Content-Length is never a blob");
+        assert!(
+            matches!(
+                err,
+                Error::BlobSize { .. } | Error::Connection { .. } | Error::BlobDigest { .. }
+            ),
+            "{declared}/{sent}: {err:?}"
+        );
+    }
 }
 
 #[tokio::test]
