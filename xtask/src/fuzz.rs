@@ -312,10 +312,7 @@ fn fuzz_one(fuzz: &Path, target: &str, options: &Options) -> crate::Result<Outco
     let started = Instant::now();
     let mut executions = None;
     let status = run_filtered(command, |line| {
-        if let Some(n) = line
-            .strip_prefix("stat::number_of_executed_units:")
-            .and_then(|n| n.trim().parse().ok())
-        {
+        if let Some(n) = executions_in(line) {
             executions = Some(n);
         }
     })?;
@@ -384,6 +381,16 @@ fn run_filtered(
         .map_err(|error| format!("`{line}`: waiting: {error}"))?)
 }
 
+/// The execution count a libFuzzer line reports: its final statistics
+/// (`stat::number_of_executed_units: N`) or, in fork mode, a progress line (`#N: cov: …`).
+fn executions_in(line: &str) -> Option<u64> {
+    if let Some(n) = line.strip_prefix("stat::number_of_executed_units:") {
+        return n.trim().parse().ok();
+    }
+    let (count, rest) = line.strip_prefix('#')?.split_once(':')?;
+    rest.starts_with(" cov:").then(|| count.parse().ok())?
+}
+
 /// libFuzzer's `#1234\tNEW    cov: …` and `REDUCE` lines, one per corpus change.
 fn is_new_input_line(line: &str) -> bool {
     line.starts_with('#') && (line.contains("\tNEW ") || line.contains("\tREDUCE "))
@@ -448,6 +455,20 @@ mod tests {
             "{known:?}"
         );
         assert!(check_known(&known, &["nope".into()]).is_err());
+    }
+
+    #[test]
+    fn execution_counts_are_read_from_both_modes() {
+        assert_eq!(
+            executions_in("stat::number_of_executed_units: 14695893"),
+            Some(14695893)
+        );
+        assert_eq!(
+            executions_in("#3631956: cov: 6353 ft: 14058 corp: 1996 exec/s: 16914"),
+            Some(3631956)
+        );
+        assert_eq!(executions_in("#4096\tpulse  cov: 10 ft: 12"), None);
+        assert_eq!(executions_in("INFO: exiting: 0 time: 600s"), None);
     }
 
     #[test]
