@@ -12,10 +12,12 @@ use tokio::io::AsyncReadExt;
 use tokio_util::io::ReaderStream;
 
 use crate::body::Body;
+use crate::file_chunks::file_chunks;
 use crate::range::ByteRange;
 
-/// Bytes read from a file per chunk. Large reads keep syscalls and frames few, which is
-/// what a throughput benchmark measures; 256 KiB matches the layout writer's buffer.
+/// Bytes read per chunk from a [`BlobSource`] that is not a plain file (files are read in
+/// [`FILE_CHUNK`](crate::file_chunks::FILE_CHUNK)s). Large reads keep syscalls and frames
+/// few; 256 KiB matches the layout writer's buffer.
 pub const READ_BUFFER: usize = 256 * 1024;
 
 type Chunks = BoxStream<'static, std::io::Result<Bytes>>;
@@ -70,7 +72,12 @@ fn slice(bytes: &Bytes, start: u64, len: u64) -> Bytes {
     bytes.slice(start..end.min(bytes.len()))
 }
 
+/// The range's bytes: read straight from the file when the source is one, through the
+/// source's reader otherwise.
 fn chunks(source: Arc<dyn BlobSource>, start: u64, len: u64) -> Chunks {
+    if let Some(path) = source.file_path() {
+        return file_chunks(path, start, len).boxed();
+    }
     stream::once(async move { source.open(start).await })
         .map_ok(move |reader| ReaderStream::with_capacity(reader.take(len), READ_BUFFER))
         .try_flatten()

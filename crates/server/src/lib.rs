@@ -47,6 +47,7 @@ mod content;
 mod error;
 mod fault;
 mod fault_body;
+mod file_chunks;
 mod layers;
 mod layout;
 mod log;

@@ -29,6 +29,13 @@ pub trait BlobSource: Send + Sync + 'static {
     fn as_bytes(&self) -> Option<Bytes> {
         None
     }
+
+    /// The file whose bytes `0..size` are exactly this content, when there is one, so
+    /// callers that stream much of it (a server sending a layer) can read the file directly
+    /// in large chunks instead of going through [`BlobSource::open`]'s reader.
+    fn file_path(&self) -> Option<&Path> {
+        None
+    }
 }
 
 impl BlobSource for Bytes {
@@ -87,6 +94,10 @@ impl BlobSource for FileBlob {
             )) as BlobReader)
         })
     }
+
+    fn file_path(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
 }
 
 #[cfg(test)]
@@ -118,5 +129,7 @@ mod tests {
         assert_eq!(read_all(&file, 0).await, b"0123456789");
         assert_eq!(read_all(&file, 7).await, b"789");
         assert!(file.as_bytes().is_none());
+        assert_eq!(file.file_path(), Some(path.as_path()));
+        assert_eq!(data.file_path(), None);
     }
 }
