@@ -30,7 +30,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::StreamExt as _;
 use http::header::{self, HeaderName, HeaderValue};
-use http::{Request, Response, StatusCode, Uri};
+use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt as _;
 use http_body_util::StreamBody;
 use http_body_util::combinators::UnsyncBoxBody;
@@ -134,19 +134,18 @@ struct State {
     realms: Vec<String>,
 }
 
-/// `scheme://host:port` of a URI, lowercased, with the default port made explicit.
-fn origin(uri: &Uri) -> Option<String> {
-    let scheme = uri.scheme_str()?.to_ascii_lowercase();
-    let host = uri.host()?.to_ascii_lowercase();
-    let port = uri
-        .port_u16()
-        .unwrap_or(if scheme == "https" { 443 } else { 80 });
-    Some(format!("{scheme}://{host}:{port}"))
+/// `scheme://host:port` of a URL, parsed as the client parses URLs (WHATWG rules, which
+/// also accept forms such as `http:/host`), with the default port made explicit.
+fn origin(url: &str) -> Option<String> {
+    let url = url::Url::parse(url).ok()?;
+    let port = url.port_or_known_default()?;
+    Some(format!("{}://{}:{port}", url.scheme(), url.host_str()?))
 }
 
 /// The origin and path of a URL, which is what a token realm names.
-fn origin_and_path(uri: &Uri) -> Option<String> {
-    Some(format!("{}{}", origin(uri)?, uri.path()))
+fn origin_and_path(url: &str) -> Option<String> {
+    let path = url::Url::parse(url).ok()?.path().to_owned();
+    Some(format!("{}{path}", origin(url)?))
 }
 
 fn registry_origin() -> String {
@@ -158,11 +157,12 @@ fn serve(
     request: &Request<RequestBody>,
 ) -> Result<Response<UnsyncBoxBody<Bytes, BoxError>>, BoxError> {
     let uri = request.uri();
-    let from_registry = origin(uri).as_deref() == Some(registry_origin().as_str());
+    let url = uri.to_string();
+    let from_registry = origin(&url).as_deref() == Some(registry_origin().as_str());
     let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
     if request.headers().contains_key(header::AUTHORIZATION) {
         let allowed =
-            from_registry || origin_and_path(uri).is_some_and(|url| state.realms.contains(&url));
+            from_registry || origin_and_path(&url).is_some_and(|u| state.realms.contains(&u));
         assert!(
             allowed,
             "Authorization was sent to {uri}, neither the registry nor a realm it named"
@@ -180,10 +180,8 @@ fn serve(
                 continue;
             };
             for challenge in challenges.iter().filter(|c| c.is("bearer")) {
-                if let Some(realm) = challenge.param("realm").and_then(|r| r.parse::<Uri>().ok()) {
-                    if let Some(url) = origin_and_path(&realm) {
-                        state.realms.push(url);
-                    }
+                if let Some(realm) = challenge.param("realm").and_then(origin_and_path) {
+                    state.realms.push(realm);
                 }
             }
         }
