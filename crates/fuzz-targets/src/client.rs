@@ -17,8 +17,9 @@
 //! - what it returns as success is verified: a manifest read by digest has that digest, a
 //!   blob read to its end has the descriptor's size and digest, and a blob stream never
 //!   yields more than the descriptor's size;
-//! - `Authorization` is only sent to the registry's origin or to the token realm of a
-//!   `Bearer` challenge the registry's origin sent (never to an origin reached by redirect);
+//! - `Authorization` is only sent to the registry's origin or to the origin of the token
+//!   realm of a `Bearer` challenge the registry's origin sent (never to an origin reached by
+//!   a redirect, nor to a realm another origin named);
 //! - the password never appears in an error's `Display` or `Debug` text;
 //! - a pull, finished or failed, leaves only verified blobs in the layout (each file of
 //!   `blobs/` hashes to its name), touches nothing outside the layout directory, and when it
@@ -130,7 +131,8 @@ fn parse_response(text: &str) -> Option<Scripted> {
 #[derive(Default)]
 struct State {
     script: std::collections::VecDeque<Scripted>,
-    /// Token realms named in `Bearer` challenges from the registry's origin.
+    /// Origins of the token realms named in `Bearer` challenges from the registry's origin
+    /// (a realm may redirect within its origin, keeping the credentials, as the registry may).
     realms: Vec<String>,
 }
 
@@ -140,12 +142,6 @@ fn origin(url: &str) -> Option<String> {
     let url = url::Url::parse(url).ok()?;
     let port = url.port_or_known_default()?;
     Some(format!("{}://{}:{port}", url.scheme(), url.host_str()?))
-}
-
-/// The origin and path of a URL, which is what a token realm names.
-fn origin_and_path(url: &str) -> Option<String> {
-    let path = url::Url::parse(url).ok()?.path().to_owned();
-    Some(format!("{}{path}", origin(url)?))
 }
 
 fn registry_origin() -> String {
@@ -161,26 +157,29 @@ fn serve(
     let from_registry = origin(&url).as_deref() == Some(registry_origin().as_str());
     let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
     if request.headers().contains_key(header::AUTHORIZATION) {
-        let allowed =
-            from_registry || origin_and_path(&url).is_some_and(|u| state.realms.contains(&u));
+        let allowed = from_registry || origin(&url).is_some_and(|u| state.realms.contains(&u));
         assert!(
             allowed,
-            "Authorization was sent to {uri}, neither the registry nor a realm it named"
+            "Authorization was sent to {uri}, neither the registry nor a realm it named \
+             (realms named: {:?})",
+            state.realms
         );
     }
     let Some(answer) = state.script.pop_front() else {
         return Err("connection refused: the script is used up".into());
     };
     if from_registry {
-        for (name, value) in &answer.headers {
-            if name != header::WWW_AUTHENTICATE {
-                continue;
-            }
-            let Ok(Ok(challenges)) = value.to_str().map(parse_challenges) else {
-                continue;
-            };
+        // Several field lines combine into one list (RFC 9110 §5.3), as the client reads them.
+        let joined = answer
+            .headers
+            .iter()
+            .filter(|(name, _)| name == header::WWW_AUTHENTICATE)
+            .map(|(_, value)| String::from_utf8_lossy(value.as_bytes()).into_owned())
+            .collect::<Vec<_>>()
+            .join(", ");
+        if let Ok(challenges) = parse_challenges(&joined) {
             for challenge in challenges.iter().filter(|c| c.is("bearer")) {
-                if let Some(realm) = challenge.param("realm").and_then(origin_and_path) {
+                if let Some(realm) = challenge.param("realm").and_then(origin) {
                     state.realms.push(realm);
                 }
             }
