@@ -116,6 +116,26 @@ pub fn value<'o>(output: &'o str, key: &str) -> Option<&'o str> {
         .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
 }
 
+/// Runs one of the bench tools that print `secs=` and `mbps=` lines, as a sample with a wall
+/// time and a rate; a failed run is an error quoting the command and its stderr.
+pub fn rate_probe(mut command: Command) -> crate::Result<Sample> {
+    let line = crate::cmd::display(&command);
+    let output = command.output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        return Err(format!(
+            "`{line}` failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+        .into());
+    }
+    Ok(Sample {
+        wall: parsed(&stdout, "secs")?,
+        rate: Some(parsed(&stdout, "mbps")?),
+        ..Sample::default()
+    })
+}
+
 /// The value of `key=` in `output`, parsed.
 pub fn parsed<T: std::str::FromStr>(output: &str, key: &str) -> crate::Result<T> {
     value(output, key)

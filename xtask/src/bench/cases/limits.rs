@@ -153,19 +153,5 @@ fn get<'a>(
 fn probe(ctx: &Ctx<'_>, tool: &str, args: &[&str]) -> crate::Result<Sample> {
     let mut command = Command::new(ctx.programs.tool(tool));
     command.args(args);
-    let line = crate::cmd::display(&command);
-    let output = command.output()?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        return Err(format!(
-            "`{line}` failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-        .into());
-    }
-    Ok(Sample {
-        wall: measure::parsed(&stdout, "secs")?,
-        rate: Some(measure::parsed(&stdout, "mbps")?),
-        ..Sample::default()
-    })
+    measure::rate_probe(command)
 }

@@ -280,21 +280,7 @@ pub fn download(ctx: &Ctx<'_>, addr: &str, path: &str, connections: u32) -> crat
         .args(["--addr", addr, "--path", path])
         .args(["--connections", &connections.to_string()])
         .stdin(Stdio::null());
-    let line = crate::cmd::display(&command);
-    let output = command.output()?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        return Err(format!(
-            "`{line}` failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-        .into());
-    }
-    Ok(Sample {
-        wall: measure::parsed(&stdout, "secs")?,
-        rate: Some(measure::parsed(&stdout, "mbps")?),
-        ..Sample::default()
-    })
+    measure::rate_probe(command)
 }
 
 #[cfg(test)]
