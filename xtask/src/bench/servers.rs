@@ -254,8 +254,17 @@ mod tests {
         let addr = listener.local_addr().unwrap().to_string();
         let server = std::thread::spawn(move || {
             let (mut stream, _) = listener.accept().unwrap();
-            let mut request = [0; 256];
-            let _ = stream.read(&mut request).unwrap();
+            // Read the whole request head first: answering and closing earlier can make the
+            // client's own write fail with a broken pipe.
+            let mut request = Vec::new();
+            let mut buf = [0; 256];
+            while !request.ends_with(b"\r\n\r\n") {
+                let n = stream.read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&buf[..n]);
+            }
             stream.write_all(b"HTTP/1.1 404 Not Found\r\n\r\n").unwrap();
         });
         assert_eq!(get_status(&addr, "/v2/").unwrap(), 404);
