@@ -24,6 +24,14 @@ const STEPS: &[Step] = &[
         run: clippy,
     },
     Step {
+        name: "doc",
+        run: doc,
+    },
+    Step {
+        name: "features",
+        run: features,
+    },
+    Step {
         name: "test",
         run: test,
     },
@@ -96,6 +104,33 @@ fn clippy(_: &mut Tally) -> crate::Result {
         "warnings",
     ]);
     cmd::run(command)
+}
+
+/// `cargo doc` for every crate with rustdoc warnings denied: a broken intra-doc link
+/// renders as plain text, so only a failing build catches it.
+fn doc(_: &mut Tally) -> crate::Result {
+    let mut command = cmd::cargo();
+    command
+        .args(["doc", "--workspace", "--no-deps"])
+        .env("RUSTDOCFLAGS", "-D warnings");
+    cmd::run(command)
+}
+
+/// The library crates whose optional features must each build alone.
+const LIBRARIES: &[&str] = &["ocipull-spec", "ocipull-client", "ocipull-server"];
+
+/// Each library crate with `--no-default-features`, then with `--all-features`: the
+/// minimal build (for `ocipull-spec`, pure types without tokio) must not rot behind the
+/// defaults.
+fn features(_: &mut Tally) -> crate::Result {
+    for package in LIBRARIES {
+        for flag in ["--no-default-features", "--all-features"] {
+            let mut command = cmd::cargo();
+            command.args(["check", "--package", package, "--lib", flag]);
+            cmd::run(command)?;
+        }
+    }
+    Ok(())
 }
 
 /// `cargo test --workspace`: unit, integration (including the interop tests
@@ -191,6 +226,11 @@ mod tests {
     #[test]
     fn unknown_step_is_an_error_naming_the_steps() {
         let error = select(&["lint".to_string()]).err().expect("unknown step");
-        assert!(error.to_string().contains("fmt, clippy, test"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("fmt, clippy, doc, features, test"),
+            "{error}"
+        );
     }
 }

@@ -17,7 +17,7 @@ use crate::connect::{ConnectArgs, client_for, fail, parse_reference};
 /// Arguments of `ocipull pull`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The platform to pull from an index (default: this machine's, linux/<arch>).
+    /// The platform to pull from an index (default: this machine's, linux/ARCH).
     #[arg(
         long,
         value_name = "OS/ARCH[/VARIANT]",
