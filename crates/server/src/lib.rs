@@ -30,10 +30,14 @@
 //! let cut = server.add_fault(FaultRule::path("/blobs/").nth(1).cut_after(4));
 //!
 //! let running = server.spawn()?; // 127.0.0.1:<port>, stopped on drop
-//! println!("pull from {}/v2/demo/app/manifests/v1", running.url());
+//! let reference = running.reference("demo/app:v1")?; // 127.0.0.1:<port>/demo/app:v1
+//! println!("pull {reference} from {}/v2/demo/app/manifests/v1", running.url());
 //! assert_eq!(cut.fired(), 0);
 //! # Ok(()) }
 //! ```
+//!
+//! [`Server`] is an ordinary `tower::Service`, so it can also be mounted inside another
+//! service; see its docs, and `examples/mount.rs` for the same over TCP.
 //!
 //! # Layout of the crate
 //!

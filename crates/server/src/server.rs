@@ -161,8 +161,45 @@ impl ServerBuilder {
 /// the test behaviours configured on its [`ServerBuilder`].
 ///
 /// It is a `tower::Service<http::Request<B>>` for any request body `B` (bodies are ignored:
-/// every pull request is body-less), so it can be mounted in any hyper or axum stack; clones
-/// share the same content, faults and log.
+/// every pull request is body-less), so it can be mounted in any hyper or tower stack;
+/// clones share the same content, faults and log. Every answer carries
+/// `Docker-Distribution-API-Version: registry/2.0` (distribution-spec "Determining Support").
+///
+/// # Mounting it inside another service
+///
+/// Route `/v2/…` to the server and anything else elsewhere; `examples/mount.rs` does the
+/// same over TCP with hyper-util. (With axum, `Router::route_service("/v2/{*rest}", server)`
+/// mounts it the same way.)
+///
+/// ```
+/// use std::convert::Infallible;
+/// use ocipull_server::{Body, Server, http::{Request, Response, StatusCode}};
+/// use tower::ServiceExt;
+///
+/// let registry = Server::new();
+/// let app = tower::service_fn(move |request: Request<()>| {
+///     let registry = registry.clone();
+///     async move {
+///         if request.uri().path().starts_with("/v2/") {
+///             registry.oneshot(request).await
+///         } else {
+///             Ok::<_, Infallible>(Response::new(Body::full("the application")))
+///         }
+///     }
+/// });
+///
+/// # let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+/// # runtime.block_on(async {
+/// let get = |path: &str| Request::get(path).body(()).unwrap();
+/// let base = app.clone().oneshot(get("/v2/")).await?;
+/// assert_eq!(base.status(), StatusCode::OK);
+/// assert_eq!(base.headers()["docker-distribution-api-version"], "registry/2.0");
+/// let other = app.clone().oneshot(get("/health")).await?;
+/// assert_eq!(other.into_body().collect_bytes().await?, "the application");
+/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+/// # }).map_err(|e| e as Box<dyn std::error::Error>)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct Server {
     shared: Arc<Shared>,
