@@ -27,7 +27,7 @@ use std::sync::LazyLock;
 use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use ocipull_server::{Body, CONTENT_DIGEST_HEADER, Server, Store, TokenAuth};
+use ocipull_server::{Body, Server, Store, TokenAuth};
 use ocipull_spec::layout::LayoutWriter;
 use ocipull_spec::{Descriptor, Digest, ErrorBody, Manifest, Repository, media_type};
 use tower::ServiceExt;
@@ -47,6 +47,9 @@ pub const CONFIGS: &[&str] = &[
 
 /// What the file outside the layout holds; no answer may contain it.
 const SECRET: &[u8] = b"SECRET-OUTSIDE-THE-LAYOUT-4f1c2e";
+
+/// `Docker-Content-Digest` (distribution-spec "Pulling blobs"), checked against the body.
+const CONTENT_DIGEST_HEADER: &str = "docker-content-digest";
 
 /// The credentials of the basic and token configurations.
 const USER: &str = "fuzz";

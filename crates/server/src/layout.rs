@@ -9,6 +9,7 @@ use crate::store::Store;
 
 /// What [`Store::add_layout`] added: one entry per `index.json` manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LayoutSummary {
     /// The repository the layout was added under.
     pub repository: Repository,

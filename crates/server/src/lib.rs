@@ -30,55 +30,53 @@
 //! let cut = server.add_fault(FaultRule::path("/blobs/").nth(1).cut_after(4));
 //!
 //! let running = server.spawn()?; // 127.0.0.1:<port>, stopped on drop
-//! println!("pull from {}/v2/demo/app/manifests/v1", running.url());
+//! let reference = running.reference("demo/app:v1")?; // 127.0.0.1:<port>/demo/app:v1
+//! println!("pull {reference} from {}/v2/demo/app/manifests/v1", running.url());
 //! assert_eq!(cut.fired(), 0);
 //! # Ok(()) }
 //! ```
+//!
+//! [`Server`] is an ordinary `tower::Service`, so it can also be mounted inside another
+//! service; see its docs, and `examples/mount.rs` for the same over TCP.
+//!
+//! # Layout of the crate
+//!
+//! - `server.rs`: [`Server`] and [`ServerBuilder`]; `stack.rs` assembles the layers in one
+//!   place: request log ─► (shaping) ─► faults ─► auth simulation ─► handlers ─► [`Store`].
+//! - `api/`: the spec's pull endpoints behind one router.
+//! - `http_util/`: ranges (RFC 9110 §14), conditional requests (§13), queries, credentials, and
+//!   response building with the common headers set once.
+//! - `body/`: the response [`Body`]: in-memory, file chunks, fault-wrapped.
+//! - `testing/`: the test behaviours, each a `tower` layer present only when configured.
+//! - `store.rs`, `content.rs`, `layout.rs` (OCI image layouts), `error.rs`, `net.rs`
+//!   (serving over TCP, [`TestServer`]).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 
-mod auth;
-mod blob_body;
-mod blobs;
+mod api;
 mod body;
-mod cdn;
-mod conditional;
 mod content;
 mod error;
-mod fault;
-mod fault_body;
-mod file_chunks;
-mod layers;
+mod http_util;
 mod layout;
-mod log;
-mod manifests;
 mod net;
-mod query;
-mod range;
-mod referrers;
-mod response;
-mod route;
-mod router;
 mod server;
+mod stack;
 mod store;
-mod tags;
+mod testing;
 
-pub use auth::{Auth, AuthState, BASIC_REALM, DEFAULT_SERVICE, TOKEN_PATH, TokenAuth};
-pub use blob_body::READ_BUFFER;
-pub use body::{Body, BoxError};
-pub use cdn::REDIRECT_TTL;
+pub use body::{Body, BoxError, ConnectionCut};
 pub use content::Content;
 pub use error::AddError;
-pub use fault::{Fault, FaultHandle, FaultRule, RetryAfter};
-pub use fault_body::{ConnectionCut, FLUSH_PAUSE};
 pub use layout::LayoutSummary;
-pub use log::{Origin, RequestLog, RequestRecord};
-pub use net::{SHUTDOWN_GRACE, TEST_SERVER_THREADS, TEST_SHUTDOWN_GRACE, TestServer};
-pub use response::{
-    API_VERSION, API_VERSION_HEADER, CONTENT_DIGEST_HEADER, FILTERS_APPLIED_HEADER,
-};
-pub use server::{CdnOrigin, DEFAULT_HEADER_READ_TIMEOUT, Server, ServerBuilder};
+pub use net::TestServer;
+pub use server::{CdnOrigin, Server, ServerBuilder};
 pub use store::Store;
+pub use testing::{
+    Auth, AuthState, Fault, FaultHandle, FaultRule, Origin, RequestLog, RequestRecord, RetryAfter,
+    TOKEN_PATH, TokenAuth,
+};
 
 /// Re-exported: requests and responses of the [`Server`] service are `http` types.
 pub use http;

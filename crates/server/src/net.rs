@@ -9,25 +9,29 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use ocipull_spec::{Reference, ReferenceError};
 use tokio::net::TcpListener;
 
 use crate::server::Server;
 
-/// How long a graceful shutdown waits for open connections (a stalled body may never end)
-/// before they are dropped.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-
 /// Pause after a failed `accept` (e.g. out of file descriptors) before trying again, so the
 /// loop does not spin.
-pub const ACCEPT_RETRY_PAUSE: Duration = Duration::from_millis(50);
+const ACCEPT_RETRY_PAUSE: Duration = Duration::from_millis(50);
 
 /// How long a [`TestServer`] being dropped waits for open connections: not at all. The
 /// test's client often runs on the very thread that drops the server, so it could never
 /// answer an HTTP/2 GOAWAY, and a test has nothing to gain from a graceful end.
-pub const TEST_SHUTDOWN_GRACE: Duration = Duration::ZERO;
+const TEST_SHUTDOWN_GRACE: Duration = Duration::ZERO;
+
+/// Worker threads of a test server's runtime: the machines the tests run on have two cores,
+/// and the client under test needs one too.
+const TEST_SERVER_THREADS: usize = 2;
 
 /// Serves `service` on `listener` until `shutdown` completes, then stops accepting and waits
 /// up to `grace` for open connections.
+///
+/// Both protocols a client may speak without TLS: HTTP/1.1 and h2c with prior knowledge
+/// (RFC 9113 §3.3), told apart by the connection preface.
 ///
 /// Header limits are hyper's defaults (a buffer of about 400 KiB): a larger head gets 431 and
 /// a closed connection, and the server goes on.
@@ -99,26 +103,22 @@ impl Server {
     }
 
     /// Serves on `listener` until `shutdown` completes, then shuts down gracefully (no new
-    /// connections; open ones finish their current request, for at most [`SHUTDOWN_GRACE`]).
+    /// connections; open ones finish their current request, for at most
+    /// [`ServerBuilder::shutdown_grace`](crate::ServerBuilder::shutdown_grace)).
     pub async fn serve_with_shutdown(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> io::Result<()> {
         let header_read_timeout = self.header_read_timeout();
-        run(
-            listener,
-            self,
-            shutdown,
-            SHUTDOWN_GRACE,
-            header_read_timeout,
-        )
-        .await
+        let grace = self.shutdown_grace();
+        run(listener, self, shutdown, grace, header_read_timeout).await
     }
 
     /// Starts the server on `127.0.0.1:0` (and, with blob redirects, its CDN origin on a
     /// second port) on a runtime of its own, so it works from sync and async tests alike.
-    /// The server stops when the returned [`TestServer`] is dropped.
+    /// The server stops when the returned [`TestServer`] is dropped, at once: open
+    /// connections are dropped, not drained.
     pub fn spawn(self) -> io::Result<TestServer> {
         TestServer::start(self)
     }
@@ -130,7 +130,12 @@ impl Server {
 /// use ocipull_server::Server;
 /// let running = Server::new().spawn()?;
 /// assert!(running.url().starts_with("http://127.0.0.1:"));
-/// # Ok::<(), std::io::Error>(())
+///
+/// // A reference a client can pull, naming this server.
+/// let r = running.reference("demo/app:v1")?;
+/// assert_eq!(r.registry(), running.host());
+/// assert_eq!(r.to_string(), format!("{}/demo/app:v1", running.host()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
 pub struct TestServer {
@@ -140,9 +145,6 @@ pub struct TestServer {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
-
-/// Worker threads of a test server's runtime: the machine the tests run on has two cores.
-pub const TEST_SERVER_THREADS: usize = 2;
 
 impl TestServer {
     /// Binds `127.0.0.1:0` (and a CDN port when blob redirects are on) and starts serving.
@@ -234,6 +236,20 @@ impl TestServer {
     /// The listening address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// An image reference to `name` (`repository:tag`, `repository@digest` or
+    /// `repository:tag@digest`) on this server: `127.0.0.1:PORT/<name>`.
+    ///
+    /// The registry part is a loopback address with a port, for which clients use plain
+    /// HTTP by default (Docker's and containerd's rule for `localhost` and `127.0.0.0/8`), so
+    /// the reference works with a client's default scheme.
+    ///
+    /// # Errors
+    /// [`ReferenceError`] when `name` is not a valid repository with an optional tag and
+    /// digest (the error holds the whole reference it rejected).
+    pub fn reference(&self, name: &str) -> Result<Reference, ReferenceError> {
+        format!("{}/{name}", self.host()).parse()
     }
 
     /// The CDN origin's base URL, when blob redirects are on.

@@ -1,5 +1,5 @@
-//! The [`Server`]: a store, a router and the configured test layers, as one
-//! `tower::Service`.
+//! The [`Server`] and its [`ServerBuilder`]: a store, the endpoints and the configured test
+//! layers (assembled in `stack.rs`), as one `tower::Service`.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -9,26 +9,32 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use http::{Request, Response};
 use ocipull_spec::{Manifest, Repository, Tag};
-use tower::ServiceExt;
-use tower::util::BoxCloneSyncService;
 
+use crate::api::ManifestPolicy;
 use crate::body::Body;
-use crate::cdn::Cdn;
 use crate::content::Content;
 use crate::error::AddError;
-use crate::fault::{FaultHandle, FaultRule, Faults};
-use crate::layers::{FaultService, Inner, LogService};
 use crate::layout::LayoutSummary;
-use crate::log::{Origin, RequestLog};
-use crate::manifests::ManifestPolicy;
-use crate::router::{CdnService, Router, RouterService};
+use crate::stack::{Parts, Stack, finish};
 use crate::store::Store;
+use crate::testing::{Auth, AuthState, Cdn, FaultHandle, FaultRule, Faults, Origin, RequestLog};
 
 /// How long a connection may take to send a request head (over HTTP/1.1) before it is
 /// closed: hyper's own default, long enough for any real client on a slow link, short
 /// enough that slowloris-style clients trickling header bytes cannot hold connections open
 /// for ever (RFC 9112 §9.5 lets a server close connections it no longer wants to serve).
-pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a cut or truncated body waits for hyper to flush what was sent before it ends.
+/// hyper drops a connection's unflushed output when a body fails, so without the pause a
+/// client would see the connection close before the headers and first bytes; 50 ms is ample
+/// on loopback and short enough not to slow tests.
+const DEFAULT_FLUSH_PAUSE: Duration = Duration::from_millis(50);
+
+/// How long a graceful shutdown waits for open connections before they are dropped: a
+/// stalled body may never end, and a server being stopped should stop; five seconds lets
+/// any ordinary answer in flight finish.
+const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Configures a [`Server`]; every test behaviour is off unless set here.
 #[derive(Debug, Default)]
@@ -39,8 +45,10 @@ pub struct ServerBuilder {
     faults: Vec<FaultRule>,
     strict_accept: bool,
     blob_redirects: bool,
-    auth: Option<crate::auth::Auth>,
+    auth: Option<Auth>,
     header_read_timeout: Option<Duration>,
+    flush_pause: Option<Duration>,
+    shutdown_grace: Option<Duration>,
 }
 
 impl ServerBuilder {
@@ -73,86 +81,77 @@ impl ServerBuilder {
     }
 
     /// Answers blob `GET`s with 307 to a second listener (the "CDN" origin, started by
-    /// [`Server::spawn`]) with a signed-looking query. Default is off.
+    /// [`Server::spawn`]) with a signed-looking query, as registries backed by object storage
+    /// do (distribution-spec "Pulling blobs"). The URLs stay valid for ten minutes. Default
+    /// is off.
     pub fn blob_redirects(mut self, on: bool) -> ServerBuilder {
         self.blob_redirects = on;
         self
     }
 
-    /// Requires authentication; see [`Auth`](crate::Auth). Default is none.
-    pub fn auth(mut self, auth: crate::auth::Auth) -> ServerBuilder {
+    /// Requires authentication; see [`Auth`]. Default is none.
+    pub fn auth(mut self, auth: Auth) -> ServerBuilder {
         self.auth = Some(auth);
         self
     }
 
     /// How long a connection may take to send a whole request head before it is closed
-    /// (applies when served over the network, HTTP/1.1). Default is
-    /// [`DEFAULT_HEADER_READ_TIMEOUT`].
+    /// (applies when served over the network, HTTP/1.1; RFC 9112 §9.5). Default is 30
+    /// seconds, hyper's own.
     pub fn header_read_timeout(mut self, timeout: Duration) -> ServerBuilder {
         self.header_read_timeout = Some(timeout);
         self
     }
 
+    /// How long a body cut or truncated by a fault ([`Fault::CutAfter`],
+    /// [`Fault::TruncateAfter`](crate::Fault::TruncateAfter)) waits before it ends, so hyper
+    /// has flushed the bytes before the cut to the client: hyper drops unflushed output when
+    /// a body fails. Raise it if a loaded machine shows clients fewer bytes than the cut
+    /// point. The wait is on tokio's clock, so paused-clock tests do not wait. Default is
+    /// 50 ms.
+    ///
+    /// [`Fault::CutAfter`]: crate::Fault::CutAfter
+    pub fn fault_flush_pause(mut self, pause: Duration) -> ServerBuilder {
+        self.flush_pause = Some(pause);
+        self
+    }
+
+    /// How long [`Server::serve_with_shutdown`] waits, once shutdown is asked for, for open
+    /// connections to finish before it drops them. Default is 5 seconds. (A [`TestServer`]
+    /// does not wait: see [`Server::spawn`].)
+    ///
+    /// [`TestServer`]: crate::TestServer
+    pub fn shutdown_grace(mut self, grace: Duration) -> ServerBuilder {
+        self.shutdown_grace = Some(grace);
+        self
+    }
+
     /// Builds the server.
     pub fn build(self) -> Server {
-        let store = self.store.unwrap_or_default();
-        let cdn = self.blob_redirects.then(|| Arc::new(Cdn::new()));
         let faults = Faults::default();
         for rule in self.faults {
             faults.add(rule);
         }
-        let log = self.request_log.then(RequestLog::default);
-        let router = Router {
-            store: store.clone(),
+        let parts = Parts {
+            store: self.store.unwrap_or_default(),
             policy: ManifestPolicy {
                 strict_accept: self.strict_accept,
             },
-            cdn: cdn.clone(),
+            log: self.request_log.then(RequestLog::default),
+            faults,
+            flush_pause: self.flush_pause.unwrap_or(DEFAULT_FLUSH_PAUSE),
+            auth: self.auth.map(AuthState::new),
+            cdn: self.blob_redirects.then(|| Arc::new(Cdn::new())),
         };
-        let mut stack: Inner = BoxCloneSyncService::new(RouterService(Arc::new(router)));
-        let auth = self.auth.map(crate::auth::AuthState::new);
-        if let Some(auth) = &auth {
-            stack = BoxCloneSyncService::new(crate::auth::AuthService {
-                inner: stack,
-                auth: auth.clone(),
-            });
-        }
-        let wrap = |inner: Inner, origin| {
-            let inner: Inner = BoxCloneSyncService::new(FaultService {
-                inner,
-                faults: faults.clone(),
-            });
-            match &log {
-                Some(log) => BoxCloneSyncService::new(LogService {
-                    inner,
-                    log: log.clone(),
-                    origin,
-                }),
-                None => inner,
-            }
-        };
-        let cdn_stack = cdn.as_ref().map(|cdn| {
-            wrap(
-                BoxCloneSyncService::new(CdnService {
-                    cdn: cdn.clone(),
-                    store: store.clone(),
-                }),
-                Origin::Cdn,
-            )
-        });
-        let stack = wrap(stack, Origin::Registry);
         Server {
             shared: Arc::new(Shared {
-                store,
-                faults,
-                log,
-                cdn,
-                stack,
-                cdn_stack,
-                auth,
+                stack: parts.registry(),
+                cdn_stack: parts.cdn(),
+                parts,
                 header_read_timeout: self
                     .header_read_timeout
                     .unwrap_or(DEFAULT_HEADER_READ_TIMEOUT),
+                shutdown_grace: self.shutdown_grace.unwrap_or(DEFAULT_SHUTDOWN_GRACE),
             }),
         }
     }
@@ -162,22 +161,57 @@ impl ServerBuilder {
 /// the test behaviours configured on its [`ServerBuilder`].
 ///
 /// It is a `tower::Service<http::Request<B>>` for any request body `B` (bodies are ignored:
-/// every pull request is body-less), so it can be mounted in any hyper or axum stack; clones
-/// share the same content, faults and log.
+/// every pull request is body-less), so it can be mounted in any hyper or tower stack;
+/// clones share the same content, faults and log. Every answer carries
+/// `Docker-Distribution-API-Version: registry/2.0` (distribution-spec "Determining Support").
+///
+/// # Mounting it inside another service
+///
+/// Route `/v2/…` to the server and anything else elsewhere; `examples/mount.rs` does the
+/// same over TCP with hyper-util. (With axum, `Router::route_service("/v2/{*rest}", server)`
+/// mounts it the same way.)
+///
+/// ```
+/// use std::convert::Infallible;
+/// use ocipull_server::{Body, Server, http::{Request, Response, StatusCode}};
+/// use tower::ServiceExt;
+///
+/// let registry = Server::new();
+/// let app = tower::service_fn(move |request: Request<()>| {
+///     let registry = registry.clone();
+///     async move {
+///         if request.uri().path().starts_with("/v2/") {
+///             registry.oneshot(request).await
+///         } else {
+///             Ok::<_, Infallible>(Response::new(Body::full("the application")))
+///         }
+///     }
+/// });
+///
+/// # let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+/// # runtime.block_on(async {
+/// let get = |path: &str| Request::get(path).body(()).unwrap();
+/// let base = app.clone().oneshot(get("/v2/")).await?;
+/// assert_eq!(base.status(), StatusCode::OK);
+/// assert_eq!(base.headers()["docker-distribution-api-version"], "registry/2.0");
+/// let other = app.clone().oneshot(get("/health")).await?;
+/// assert_eq!(other.into_body().collect_bytes().await?, "the application");
+/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+/// # }).map_err(|e| e as Box<dyn std::error::Error>)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct Server {
     shared: Arc<Shared>,
 }
 
 struct Shared {
-    store: Store,
-    faults: Faults,
-    log: Option<RequestLog>,
-    cdn: Option<Arc<Cdn>>,
-    stack: Inner,
-    cdn_stack: Option<Inner>,
-    auth: Option<crate::auth::AuthState>,
+    /// What the stacks were built from, kept for the accessors.
+    parts: Parts,
+    stack: Stack,
+    cdn_stack: Option<Stack>,
     header_read_timeout: Duration,
+    shutdown_grace: Duration,
 }
 
 impl Default for Server {
@@ -199,7 +233,7 @@ impl Server {
 
     /// The content this server serves; content added to it is served at once.
     pub fn store(&self) -> &Store {
-        &self.shared.store
+        &self.shared.parts.store
     }
 
     /// Adds an image, or an index with its child manifests; see [`Store::add`].
@@ -210,7 +244,10 @@ impl Server {
         manifest: Manifest,
         content: impl IntoIterator<Item = impl Into<Content>>,
     ) -> Result<(), AddError> {
-        self.shared.store.add(repository, tag, manifest, content)
+        self.shared
+            .parts
+            .store
+            .add(repository, tag, manifest, content)
     }
 
     /// Adds every manifest of an OCI image layout; see [`Store::add_layout`].
@@ -219,17 +256,17 @@ impl Server {
         repository: &Repository,
         dir: impl AsRef<std::path::Path>,
     ) -> Result<LayoutSummary, AddError> {
-        self.shared.store.add_layout(repository, dir)
+        self.shared.parts.store.add_layout(repository, dir)
     }
 
     /// Installs a fault rule now; the handle tells how often it fired.
     pub fn add_fault(&self, rule: FaultRule) -> FaultHandle {
-        self.shared.faults.add(rule)
+        self.shared.parts.faults.add(rule)
     }
 
     /// Removes every fault rule.
     pub fn clear_faults(&self) {
-        self.shared.faults.clear();
+        self.shared.parts.faults.clear();
     }
 
     /// How long a connection may take to send a request head; see
@@ -240,12 +277,12 @@ impl Server {
 
     /// The request log, when [`ServerBuilder::request_log`] turned it on.
     pub fn request_log(&self) -> Option<&RequestLog> {
-        self.shared.log.as_ref()
+        self.shared.parts.log.as_ref()
     }
 
     /// The token and credential state, when [`ServerBuilder::auth`] configured it.
-    pub fn auth(&self) -> Option<&crate::auth::AuthState> {
-        self.shared.auth.as_ref()
+    pub fn auth(&self) -> Option<&AuthState> {
+        self.shared.parts.auth.as_ref()
     }
 
     /// The CDN origin's service, when blob redirects are on. Serve it on a second listener
@@ -258,22 +295,23 @@ impl Server {
     /// Sets the base URL (`http://host:port`) that blob redirects point to. Until it is set,
     /// blobs are served directly even with redirects on.
     pub fn set_cdn_url(&self, url: impl Into<String>) {
-        if let Some(cdn) = &self.shared.cdn {
+        if let Some(cdn) = &self.shared.parts.cdn {
             cdn.set_base(url.into());
         }
     }
 
-    pub(crate) fn stack(&self) -> Inner {
-        self.shared.stack.clone()
+    /// See [`ServerBuilder::shutdown_grace`].
+    pub(crate) fn shutdown_grace(&self) -> Duration {
+        self.shared.shutdown_grace
     }
 }
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
-            .field("store", &self.shared.store)
-            .field("request_log", &self.shared.log.is_some())
-            .field("blob_redirects", &self.shared.cdn.is_some())
+            .field("store", &self.shared.parts.store)
+            .field("request_log", &self.shared.parts.log.is_some())
+            .field("blob_redirects", &self.shared.parts.cdn.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -288,13 +326,17 @@ impl<B> tower::Service<Request<B>> for Server {
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        traced(self.stack(), request.map(|_| ()), Origin::Registry)
+        finish(
+            self.shared.stack.clone(),
+            request.map(|_| ()),
+            Origin::Registry,
+        )
     }
 }
 
 /// The CDN origin of a server with blob redirects, as a `tower::Service`.
 #[derive(Clone)]
-pub struct CdnOrigin(Inner);
+pub struct CdnOrigin(Stack);
 
 impl std::fmt::Debug for CdnOrigin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -312,27 +354,6 @@ impl<B> tower::Service<Request<B>> for CdnOrigin {
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        traced(self.0.clone(), request.map(|_| ()), Origin::Cdn)
+        finish(self.0.clone(), request.map(|_| ()), Origin::Cdn)
     }
-}
-
-/// Runs a request through `stack`, logging it with `tracing` (the path without its query,
-/// which may hold signatures).
-fn traced(
-    stack: Inner,
-    request: Request<()>,
-    origin: Origin,
-) -> BoxFuture<'static, Result<Response<Body>, Infallible>> {
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    Box::pin(async move {
-        let mut response = stack.oneshot(request).await?;
-        tracing::info!(?origin, %method, %path, status = response.status().as_u16(), "request");
-        // RFC 9110 §9.3.2: a HEAD answer has the headers of the GET answer and no content,
-        // whichever layer produced it (an error, a 401 challenge, a fault).
-        if method == http::Method::HEAD {
-            *response.body_mut() = Body::empty();
-        }
-        Ok(response)
-    })
 }

@@ -54,6 +54,36 @@ async fn content_added_while_serving_is_served() {
 }
 
 #[test]
+fn the_test_server_hands_out_references_to_itself() {
+    let running = Server::new().spawn().unwrap();
+    let host = running.host();
+    assert_eq!(host, running.addr().to_string());
+    assert_eq!(running.url(), format!("http://{host}"));
+
+    let tagged = running.reference("demo/app:v1").unwrap();
+    assert_eq!(tagged.registry(), host);
+    assert_eq!(tagged.api_host(), host);
+    assert_eq!(tagged.repository().as_str(), "demo/app");
+    assert_eq!(tagged.tag().map(Tag::as_str), Some("v1"));
+    assert_eq!(tagged.digest(), None);
+
+    let digest = Digest::sha256(b"m");
+    let pinned = running.reference(&format!("demo/app@{digest}")).unwrap();
+    assert_eq!(pinned.digest(), Some(&digest));
+    assert_eq!(pinned.tag(), None);
+    assert_eq!(pinned.to_string(), format!("{host}/demo/app@{digest}"));
+
+    // Bad names are errors that carry the rejected reference, not panics.
+    for bad in ["", "Demo/App:v1", "demo/app:", "demo/app@sha256:nothex"] {
+        let err = running.reference(bad).unwrap_err();
+        assert!(
+            err.to_string().contains(&host) || bad.is_empty(),
+            "{bad:?}: {err}"
+        );
+    }
+}
+
+#[test]
 fn dropping_the_test_server_stops_it() {
     let running = Server::new().spawn().unwrap();
     let addr = running.addr();

@@ -1,19 +1,19 @@
 //! `GET /v2/<name>/referrers/<digest>` (distribution-spec "Listing Referrers").
 
-use http::header::{self, HeaderValue};
+use http::header::HeaderValue;
 use http::{Response, StatusCode};
 use ocipull_spec::{Digest, ErrorCode, ImageIndex, Repository, media_type};
 
+use super::manifests::name_unknown;
 use crate::body::Body;
-use crate::manifests::name_unknown;
-use crate::query::param;
-use crate::response::{FILTERS_APPLIED_HEADER, error};
+use crate::http_util::query::param;
+use crate::http_util::response::{FILTERS_APPLIED_HEADER, error, json};
 use crate::store::Store;
 
 /// Answers a referrers request: an image index of the manifests whose `subject` is
 /// `digest`, filtered by `artifactType` when the query has one (and then saying so in
 /// `OCI-Filters-Applied`). No referrers is an empty index, never 404.
-pub fn serve_referrers(
+pub(crate) fn serve_referrers(
     store: &Store,
     repository: &Repository,
     digest: &str,
@@ -39,21 +39,11 @@ pub fn serve_referrers(
     }
     let mut index = ImageIndex::empty();
     index.manifests = found;
-    let json = serde_json::to_vec(&index).expect("an index always serialises");
-    let len = json.len();
-    let mut r = Response::new(if head {
-        Body::empty()
-    } else {
-        Body::full(json)
-    });
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(media_type::OCI_IMAGE_INDEX),
-    );
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    // Descriptors are strings and numbers: serialising cannot fail.
+    let body = serde_json::to_vec(&index).unwrap_or_default();
+    let mut r = json(media_type::OCI_IMAGE_INDEX, body, head);
     if filter.is_some() {
-        h.insert(
+        r.headers_mut().insert(
             FILTERS_APPLIED_HEADER,
             HeaderValue::from_static("artifactType"),
         );

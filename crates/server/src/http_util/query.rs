@@ -2,7 +2,7 @@
 //! such as `application/vnd.x+json` are sent unencoded by some clients.
 
 /// The decoded value of the first parameter named `key`.
-pub fn param(query: Option<&str>, key: &str) -> Option<String> {
+pub(crate) fn param(query: Option<&str>, key: &str) -> Option<String> {
     query?.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         (decode(k) == key).then(|| decode(v))
@@ -10,7 +10,7 @@ pub fn param(query: Option<&str>, key: &str) -> Option<String> {
 }
 
 /// Every decoded value of parameters named `key`.
-pub fn params(query: Option<&str>, key: &str) -> Vec<String> {
+pub(crate) fn params(query: Option<&str>, key: &str) -> Vec<String> {
     query
         .unwrap_or("")
         .split('&')
@@ -22,7 +22,7 @@ pub fn params(query: Option<&str>, key: &str) -> Vec<String> {
 }
 
 /// Percent-decodes `s`; malformed escapes are kept as they are.
-pub fn decode(s: &str) -> String {
+pub(crate) fn decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -42,7 +42,7 @@ pub fn decode(s: &str) -> String {
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
-pub fn encode(s: &str) -> String {
+pub(crate) fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

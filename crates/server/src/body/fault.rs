@@ -9,27 +9,30 @@ use bytes::{Bytes, BytesMut};
 use http_body::{Frame, SizeHint};
 use tokio::time::Sleep;
 
-use crate::body::{Body, BoxError};
-use crate::fault::Fault;
+use super::{Body, BoxError};
+use crate::testing::Fault;
 
-/// The error a cut body ends with; hyper aborts the connection when it sees it.
+/// The error a body cut by [`Fault::CutAfter`](crate::Fault::CutAfter) ends with; hyper
+/// aborts the connection when it sees it. A caller of the [`Server`](crate::Server) service
+/// in-process can downcast the body's error to it.
 #[derive(Debug, thiserror::Error)]
 #[error("fault injection: connection cut after {after} body bytes")]
+#[non_exhaustive]
 pub struct ConnectionCut {
     /// Bytes sent before the cut.
     pub after: u64,
 }
 
-/// How long a cut or truncated body waits, before ending, for hyper to flush what was sent.
-/// hyper drops a connection's unflushed output when a body fails, so without the pause a
-/// client would see the connection close before the headers and first bytes; 50 ms is ample
-/// on loopback and short enough not to slow tests.
-pub const FLUSH_PAUSE: Duration = Duration::from_millis(50);
-
 /// Wraps `body` when `faults` holds body faults; returns it unchanged otherwise.
-pub(crate) fn wrap(body: Body, faults: &[Fault]) -> Body {
+///
+/// `flush_pause` is how long a cut or truncated body waits, before ending, for hyper to
+/// flush what was sent: hyper drops a connection's unflushed output when a body fails, so
+/// without the pause a client would see the connection close before the headers and first
+/// bytes (see `ServerBuilder::fault_flush_pause`).
+pub(crate) fn wrap(body: Body, faults: &[Fault], flush_pause: Duration) -> Body {
     let mut f = FaultBody {
         inner: body,
+        flush_pause,
         pos: 0,
         held: None,
         cut: None,
@@ -59,6 +62,8 @@ pub(crate) fn wrap(body: Body, faults: &[Fault]) -> Body {
 
 struct FaultBody {
     inner: Body,
+    /// The pause before a cut or truncation ends the body.
+    flush_pause: Duration,
     /// Body bytes passed on so far.
     pos: u64,
     /// Bytes read from `inner` but not yet passed on (split at a fault boundary).
@@ -69,7 +74,7 @@ struct FaultBody {
     /// Still to come: stall after this many bytes, for this long.
     stall: Option<(u64, Duration)>,
     sleep: Option<Pin<Box<Sleep>>>,
-    /// Whether the [`FLUSH_PAUSE`] before a cut or truncation is over.
+    /// Whether the flush pause before a cut or truncation is over.
     flushed: bool,
     done: bool,
 }
@@ -118,9 +123,10 @@ impl http_body::Body for FaultBody {
         let cut = this.cut == Some(this.pos);
         if cut || this.truncate == Some(this.pos) {
             if !this.flushed {
+                let pause = this.flush_pause;
                 let sleep = this
                     .sleep
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(FLUSH_PAUSE)));
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(pause)));
                 ready!(sleep.as_mut().poll(cx));
                 this.sleep = None;
                 this.flushed = true;

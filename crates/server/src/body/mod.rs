@@ -1,4 +1,14 @@
-//! The response body type of every service in this crate.
+//! Response bodies: the [`Body`] type every service in this crate answers with, and the
+//! bodies behind it — in-memory bytes, blob ranges read from a source or a file
+//! (`blob`, `file_chunks`), and the fault-wrapped body of the fault injector (`fault`).
+
+mod blob;
+mod fault;
+mod file_chunks;
+
+pub(crate) use blob::{multipart_body, range_body};
+pub use fault::ConnectionCut;
+pub(crate) use fault::wrap as wrap_faults;
 
 use std::pin::Pin;
 use std::task::{Context, Poll};

@@ -5,13 +5,13 @@
 use ocipull_spec::Digest;
 
 /// The strong entity tag of content with `digest`: the digest in quotes.
-pub fn etag(digest: &Digest) -> String {
+pub(crate) fn etag(digest: &Digest) -> String {
     format!("\"{digest}\"")
 }
 
 /// Whether an `If-None-Match` value matches `etag` (RFC 9110 §13.1.2: `*`, or any listed tag
 /// by weak comparison), so the answer is 304.
-pub fn none_match(header: &str, etag: &str) -> bool {
+pub(crate) fn none_match(header: &str, etag: &str) -> bool {
     let header = header.trim();
     if header == "*" {
         return true;
@@ -23,7 +23,7 @@ pub fn none_match(header: &str, etag: &str) -> bool {
 
 /// Whether an `If-Range` value lets the `Range` apply (RFC 9110 §13.1.5): only an exact,
 /// strong entity-tag match does. A date, or a weak or different tag, means "send it all".
-pub fn range_applies(header: &str, etag: &str) -> bool {
+pub(crate) fn range_applies(header: &str, etag: &str) -> bool {
     let header = header.trim();
     !header.starts_with("W/") && header == etag
 }

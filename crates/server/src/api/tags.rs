@@ -1,18 +1,18 @@
 //! `GET /v2/<name>/tags/list` with `n`/`last` pagination (distribution-spec "Listing Tags")
 //! and an RFC 8288 `Link` to the next page.
 
-use http::header::{self, HeaderValue};
+use http::header;
 use http::{Response, StatusCode};
 use ocipull_spec::{ErrorCode, Repository};
 
+use super::manifests::name_unknown;
 use crate::body::Body;
-use crate::manifests::name_unknown;
-use crate::query::{encode, param};
-use crate::response::{JSON, error, value};
+use crate::http_util::query::{encode, param};
+use crate::http_util::response::{JSON, error, json, value};
 use crate::store::Store;
 
 /// Distribution's error code for an `n` that is not a number.
-pub const PAGINATION_NUMBER_INVALID: &str = "PAGINATION_NUMBER_INVALID";
+const PAGINATION_NUMBER_INVALID: &str = "PAGINATION_NUMBER_INVALID";
 
 #[derive(serde::Serialize)]
 struct TagList<'a> {
@@ -23,7 +23,7 @@ struct TagList<'a> {
 /// Answers a tag list request. Tags are in lexical (byte) order; `last` starts the list after
 /// that tag (which need not exist); `n` caps the count, `n=0` giving an empty list; a `Link`
 /// header names the next page only when more tags follow.
-pub fn serve_tags(
+pub(crate) fn serve_tags(
     store: &Store,
     repository: &Repository,
     query: Option<&str>,
@@ -54,27 +54,20 @@ pub fn serve_tags(
     let take = n.unwrap_or(after.len()).min(after.len());
     let page = after[..take].to_vec();
     let more = take < after.len() && take > 0;
-    let json = serde_json::to_vec(&TagList {
+    // Strings only: serialising cannot fail.
+    let body = serde_json::to_vec(&TagList {
         name: repository.as_str(),
         tags: page.clone(),
     })
-    .expect("a tag list always serialises");
-    let len = json.len();
-    let mut r = Response::new(if head {
-        Body::empty()
-    } else {
-        Body::full(json)
-    });
-    let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    .unwrap_or_default();
+    let mut r = json(JSON, body, head);
     if more {
         let next = format!(
             "</v2/{repository}/tags/list?n={}&last={}>; rel=\"next\"",
             take,
             encode(page[take - 1])
         );
-        h.insert(header::LINK, value(&next));
+        r.headers_mut().insert(header::LINK, value(&next));
     }
     r
 }

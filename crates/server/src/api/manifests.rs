@@ -5,15 +5,15 @@ use http::{Response, StatusCode};
 use ocipull_spec::{Digest, ErrorCode, Manifest, Repository, Tag};
 
 use crate::body::Body;
-use crate::conditional::{etag, none_match};
-use crate::response::{CONTENT_DIGEST_HEADER, error, value};
+use crate::http_util::conditional::{etag, none_match};
+use crate::http_util::response::{CONTENT_DIGEST_HEADER, error, value};
 use crate::store::{Lookup, ManifestRef, Store};
 
 /// How a manifest request is answered beyond the spec's defaults.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ManifestPolicy {
+pub(crate) struct ManifestPolicy {
     /// Refuse a manifest whose media type the `Accept` header does not list.
-    pub strict_accept: bool,
+    pub(crate) strict_accept: bool,
 }
 
 /// Answers a manifest request for `reference` in the already validated `repository`.
@@ -21,7 +21,7 @@ pub struct ManifestPolicy {
 /// A reference with a `:` is a digest and must parse as one (else 400 `DIGEST_INVALID`);
 /// anything else must be a valid tag (else 404 `MANIFEST_UNKNOWN`: no such manifest can
 /// exist).
-pub fn serve_manifest(
+pub(crate) fn serve_manifest(
     store: &Store,
     policy: ManifestPolicy,
     request: &HeaderMap,
@@ -118,7 +118,7 @@ fn accepts(request: &HeaderMap, media_type: &str) -> bool {
 }
 
 /// 404 `NAME_UNKNOWN`.
-pub fn name_unknown(repository: &Repository) -> Response<Body> {
+pub(crate) fn name_unknown(repository: &Repository) -> Response<Body> {
     error(
         StatusCode::NOT_FOUND,
         ErrorCode::NameUnknown,

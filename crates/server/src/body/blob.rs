@@ -11,19 +11,19 @@ use ocipull_spec::BlobSource;
 use tokio::io::AsyncReadExt;
 use tokio_util::io::ReaderStream;
 
-use crate::body::Body;
-use crate::file_chunks::file_chunks;
-use crate::range::ByteRange;
+use super::Body;
+use super::file_chunks::file_chunks;
+use crate::http_util::range::ByteRange;
 
 /// Bytes read per chunk from a [`BlobSource`] that is not a plain file (files are read in
-/// [`FILE_CHUNK`](crate::file_chunks::FILE_CHUNK)s). Large reads keep syscalls and frames
-/// few; 256 KiB matches the layout writer's buffer.
-pub const READ_BUFFER: usize = 256 * 1024;
+/// larger chunks, see `file_chunks`). Large reads keep syscalls and frames few; 256 KiB
+/// matches the layout writer's buffer.
+const READ_BUFFER: usize = 256 * 1024;
 
 type Chunks = BoxStream<'static, std::io::Result<Bytes>>;
 
 /// `len` bytes of `source` from `start`. In-memory content is sliced, never copied.
-pub fn range_body(source: Arc<dyn BlobSource>, start: u64, len: u64) -> Body {
+pub(crate) fn range_body(source: Arc<dyn BlobSource>, start: u64, len: u64) -> Body {
     if let Some(bytes) = source.as_bytes() {
         return Body::full(slice(&bytes, start, len));
     }
@@ -31,7 +31,7 @@ pub fn range_body(source: Arc<dyn BlobSource>, start: u64, len: u64) -> Body {
 }
 
 /// A `multipart/byteranges` body with `boundary`; returns it with its exact length.
-pub fn multipart_body(
+pub(crate) fn multipart_body(
     source: Arc<dyn BlobSource>,
     ranges: &[ByteRange],
     boundary: &str,

@@ -126,7 +126,8 @@ impl FaultRule {
         self
     }
 
-    /// Matches only requests whose path and query match `regex` (unanchored).
+    /// Matches only requests whose path and query match `regex` (unanchored); replaces a
+    /// substring set by [`FaultRule::path_contains`]. Default is any path.
     pub fn path_regex(mut self, regex: Regex) -> FaultRule {
         self.path = Some(PathMatch::Regex(regex));
         self

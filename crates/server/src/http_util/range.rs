@@ -8,32 +8,32 @@
 /// The most ranges served in one `multipart/byteranges` response; more is refused with 416,
 /// as RFC 9110 §15.5.17 allows for "an excessive number" of ranges. Clients resume with one
 /// range; 16 leaves room for any real use and keeps responses small.
-pub const MAX_RANGES: usize = 16;
+const MAX_RANGES: usize = 16;
 
 /// One satisfiable range of bytes, `start..=end`, both within the representation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ByteRange {
+pub(crate) struct ByteRange {
     /// First byte.
-    pub start: u64,
+    pub(crate) start: u64,
     /// Last byte (inclusive).
-    pub end: u64,
+    pub(crate) end: u64,
 }
 
 impl ByteRange {
     /// Number of bytes in the range.
-    pub fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         self.end - self.start + 1
     }
 
     /// The `Content-Range` value for a representation of `size` bytes (RFC 9110 §14.4).
-    pub fn content_range(&self, size: u64) -> String {
+    pub(crate) fn content_range(&self, size: u64) -> String {
         format!("bytes {}-{}/{}", self.start, self.end, size)
     }
 }
 
 /// What to do with a request's `Range` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RangeAnswer {
+pub(crate) enum RangeAnswer {
     /// Not a byte range we can parse: ignore it and send the whole body (RFC 9110 §14.2).
     Ignore,
     /// No range is satisfiable, or too many were asked for: 416.
@@ -50,7 +50,7 @@ pub enum RangeAnswer {
 /// - `-n` is the last `n` bytes (all of them when `n` is larger); `-0` is unsatisfiable;
 /// - `a-b` with `a > b` and a start at or past the end are unsatisfiable;
 /// - ranges that are unsatisfiable are dropped; if none is left the answer is 416.
-pub fn evaluate(header: &str, size: u64) -> RangeAnswer {
+pub(crate) fn evaluate(header: &str, size: u64) -> RangeAnswer {
     let Some(specs) = parse(header) else {
         return RangeAnswer::Ignore;
     };

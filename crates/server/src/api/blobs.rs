@@ -7,22 +7,21 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::{Response, StatusCode};
 use ocipull_spec::{BlobSource, Digest, ErrorCode};
 
-use crate::blob_body::{multipart_body, range_body};
-use crate::body::Body;
-use crate::conditional::{etag, none_match, range_applies};
-use crate::range::{RangeAnswer, evaluate};
-use crate::response::{CONTENT_DIGEST_HEADER, error, value};
+use crate::body::{Body, multipart_body, range_body};
+use crate::http_util::conditional::{etag, none_match, range_applies};
+use crate::http_util::range::{RangeAnswer, evaluate};
+use crate::http_util::response::{CONTENT_DIGEST_HEADER, error, value};
 
 /// Media type of blob answers: a registry does not know a blob's type.
-pub const BLOB_CONTENT_TYPE: &str = "application/octet-stream";
+const BLOB_CONTENT_TYPE: &str = "application/octet-stream";
 
 /// The error code of a 416 answer. The distribution-spec has none for reads; this one names
 /// the condition (RFC 9110 §15.5.17).
-pub const RANGE_NOT_SATISFIABLE_CODE: &str = "RANGE_NOT_SATISFIABLE";
+const RANGE_NOT_SATISFIABLE_CODE: &str = "RANGE_NOT_SATISFIABLE";
 
 /// Answers a blob request from `source`: 200, 206 (one range or `multipart/byteranges`),
 /// 304 or 416. A HEAD answer has the same headers and no body.
-pub fn serve_blob(
+pub(crate) fn serve_blob(
     request: &HeaderMap,
     head: bool,
     digest: &Digest,

@@ -17,31 +17,32 @@ use std::time::Duration;
 // tokio's clock, so paused-clock tests can let tokens expire without waiting.
 use tokio::time::Instant;
 
-use base64::Engine as _;
 use futures_util::future::BoxFuture;
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use ocipull_spec::ErrorCode;
 use tower::ServiceExt;
 
+use crate::api::{Route, route};
 use crate::body::Body;
-use crate::layers::Inner;
-use crate::query::params;
-use crate::response::{JSON, error, value};
-use crate::route::{Route, route};
+use crate::http_util::credentials::{basic_credentials, bearer};
+use crate::http_util::query::params;
+use crate::http_util::response::{JSON, error, method_not_allowed, value};
 
-/// Path of the token endpoint on the registry's own listener.
+/// Path of the token endpoint on the registry's own listener, which the `realm` of token
+/// challenges points to (Docker "Token Authentication Specification").
 pub const TOKEN_PATH: &str = "/token";
 
-/// The `service` named in challenges unless [`TokenAuth::service`] sets one.
-pub const DEFAULT_SERVICE: &str = "ocipull-test-registry";
+/// The `service` named in challenges unless [`TokenAuth::service`] sets one: a name no
+/// real registry uses, so a client that hard-codes a service is caught.
+const DEFAULT_SERVICE: &str = "ocipull-test-registry";
 
-/// The `realm` of Basic challenges.
-pub const BASIC_REALM: &str = "ocipull";
+/// The `realm` of Basic challenges (RFC 7617 §2); clients show it, nothing matches on it.
+const BASIC_REALM: &str = "ocipull";
 
 /// `expires_in` reported for tokens that do not expire: the Docker token spec's default when a
 /// server sends none is 60 seconds; an hour keeps clients from refreshing during a test.
-pub const UNLIMITED_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+const UNLIMITED_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 
 /// How a server authenticates requests.
 #[derive(Debug, Clone)]
@@ -62,7 +63,7 @@ pub enum Auth {
 }
 
 impl Auth {
-    /// HTTP Basic with these credentials.
+    /// HTTP Basic with these credentials (RFC 7617); challenges name the realm `ocipull`.
     pub fn basic(username: impl Into<String>, password: impl Into<String>) -> Auth {
         Auth::Basic {
             username: username.into(),
@@ -118,7 +119,8 @@ impl TokenAuth {
         self
     }
 
-    /// The `service` in challenges. Default is [`DEFAULT_SERVICE`].
+    /// The `service` in challenges and in the token request it leads to. Default is
+    /// `ocipull-test-registry`.
     pub fn service(mut self, service: impl Into<String>) -> TokenAuth {
         self.service = service.into();
         self
@@ -172,7 +174,7 @@ impl AuthState {
     /// Answers a token request (Docker token spec, "Requesting a Token").
     fn issue(&self, t: &TokenAuth, request: &Request<()>) -> Response<Body> {
         if request.method() != Method::GET {
-            return crate::response::method_not_allowed();
+            return method_not_allowed();
         }
         if let Some((user, pass)) = &t.credentials {
             if basic_credentials(request.headers()).as_ref() != Some(&(user.clone(), pass.clone()))
@@ -303,33 +305,36 @@ fn host(request: &Request<()>) -> String {
         .to_owned()
 }
 
-fn authorization<'a>(headers: &'a HeaderMap, scheme: &str) -> Option<&'a str> {
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
-    let (s, rest) = v.split_once(' ')?;
-    s.eq_ignore_ascii_case(scheme).then(|| rest.trim())
-}
-
-fn bearer(headers: &HeaderMap) -> Option<String> {
-    authorization(headers, "Bearer").map(str::to_owned)
-}
-
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(authorization(headers, "Basic")?)
-        .ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (u, p) = text.split_once(':')?;
-    Some((u.to_owned(), p.to_owned()))
-}
-
-/// The auth layer: answers the token endpoint and refuses unauthenticated requests.
+/// The auth simulation as a layer: answers the token endpoint and refuses unauthenticated
+/// requests before they reach the handlers. In the stack only when auth is configured.
 #[derive(Clone)]
-pub(crate) struct AuthService {
-    pub(crate) inner: Inner,
-    pub(crate) auth: AuthState,
+pub(crate) struct AuthLayer(pub(crate) AuthState);
+
+impl<S> tower::Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+    fn layer(&self, inner: S) -> AuthService<S> {
+        AuthService {
+            inner,
+            auth: self.0.clone(),
+        }
+    }
 }
 
-impl tower::Service<Request<()>> for AuthService {
+/// The service [`AuthLayer`] wraps around the handlers.
+#[derive(Clone)]
+pub(crate) struct AuthService<S> {
+    inner: S,
+    auth: AuthState,
+}
+
+impl<S> tower::Service<Request<()>> for AuthService<S>
+where
+    S: tower::Service<Request<()>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
     type Response = Response<Body>;
     type Error = Infallible;
     type Future = BoxFuture<'static, Result<Response<Body>, Infallible>>;
@@ -346,13 +351,7 @@ impl tower::Service<Request<()>> for AuthService {
             }
         }
         match self.auth.check(&request) {
-            Some(mut refused) => {
-                refused.headers_mut().insert(
-                    crate::response::API_VERSION_HEADER,
-                    HeaderValue::from_static(crate::response::API_VERSION),
-                );
-                Box::pin(async move { Ok(refused) })
-            }
+            Some(refused) => Box::pin(async move { Ok(refused) }),
             None => Box::pin(self.inner.clone().oneshot(request)),
         }
     }
@@ -370,24 +369,5 @@ mod tests {
         assert_eq!(pull_scope("repository:a:push"), None);
         assert_eq!(pull_scope("registry:catalog:*"), None);
         assert_eq!(pull_scope("repository:a"), None);
-    }
-
-    #[test]
-    fn credentials() {
-        let mut h = HeaderMap::new();
-        assert_eq!(basic_credentials(&h), None);
-        h.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("basic dTpwOng="),
-        );
-        assert_eq!(basic_credentials(&h), Some(("u".into(), "p:x".into())));
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic !!!"));
-        assert_eq!(basic_credentials(&h), None);
-        h.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Bearer abc"),
-        );
-        assert_eq!(bearer(&h).as_deref(), Some("abc"));
-        assert_eq!(basic_credentials(&h), None);
     }
 }

@@ -27,11 +27,11 @@ use tokio::task::JoinHandle;
 /// to the blocking pool and the frame's bookkeeping are negligible next to copying the bytes;
 /// small enough that eight concurrent downloads, each holding [`POOL_BUFFERS`] of them, stay
 /// far below the server's 64 MiB memory budget (issue 5).
-pub const FILE_CHUNK: usize = 1 << 20;
+const FILE_CHUNK: usize = 1 << 20;
 
 /// Buffers one response keeps for reuse: the chunk hyper is writing, the one being read, and
 /// one spare for a chunk hyper has not dropped yet. More would only be memory.
-pub const POOL_BUFFERS: usize = 3;
+const POOL_BUFFERS: usize = 3;
 
 /// `len` bytes of the file at `path` from `start`, as chunks of at most [`FILE_CHUNK`].
 ///

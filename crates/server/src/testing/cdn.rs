@@ -7,21 +7,27 @@
 //! can assert that clients strip credentials across origins), and serves the blob with the
 //! same range and conditional support as the registry.
 
-use std::sync::RwLock;
+use std::convert::Infallible;
+use std::future::{Ready, ready};
+use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use futures_util::future::{BoxFuture, Either};
+use http::header;
 use http::{Method, Request, Response, StatusCode};
 use ocipull_spec::{Algorithm, Digest, ErrorCode, Hasher, Repository};
+use tower::ServiceExt;
 
-use crate::blobs::serve_blob;
+use crate::api::{blob_target, serve_blob};
 use crate::body::Body;
-use crate::query::param;
-use crate::response::error;
+use crate::http_util::query::param;
+use crate::http_util::response::{error, method_not_allowed, value};
 use crate::store::{Lookup, Store};
 
 /// How long a redirect URL stays valid. Object stores commonly sign for minutes; ten is long
 /// enough for any test pull and short enough that an expired URL is a plausible case.
-pub const REDIRECT_TTL: Duration = Duration::from_secs(600);
+const REDIRECT_TTL: Duration = Duration::from_secs(600);
 
 /// The signing state shared by the registry (which signs) and the CDN (which checks).
 pub(crate) struct Cdn {
@@ -71,10 +77,10 @@ fn now() -> u64 {
 }
 
 /// Answers a request to the CDN origin.
-pub(crate) fn serve_cdn(cdn: &Cdn, store: &Store, request: &Request<()>) -> Response<Body> {
+fn serve_cdn(cdn: &Cdn, store: &Store, request: &Request<()>) -> Response<Body> {
     let head = request.method() == Method::HEAD;
     if !head && request.method() != Method::GET {
-        return crate::response::method_not_allowed();
+        return method_not_allowed();
     }
     let denied = |why: &str| error(StatusCode::FORBIDDEN, ErrorCode::Denied, why.to_owned());
     let Some(rest) = request.uri().path().strip_prefix("/blobs/") else {
@@ -114,5 +120,103 @@ pub(crate) fn serve_cdn(cdn: &Cdn, store: &Store, request: &Request<()>) -> Resp
             ErrorCode::BlobUnknown,
             format!("blob unknown: {digest}"),
         ),
+    }
+}
+
+/// The CDN origin's handler: serves signed blob URLs from the store (the innermost service
+/// of the CDN stack, as the router is of the registry's).
+#[derive(Clone)]
+pub(crate) struct CdnHandler {
+    pub(crate) cdn: Arc<Cdn>,
+    pub(crate) store: Store,
+}
+
+impl tower::Service<Request<()>> for CdnHandler {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Ready<Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<()>) -> Self::Future {
+        ready(Ok(serve_cdn(&self.cdn, &self.store, &request)))
+    }
+}
+
+/// Blob redirects as a layer: answers a `GET` of a blob the store holds with 307 to the CDN
+/// origin, once the CDN has an address. In the registry stack only when blob redirects are
+/// on, just above the handlers, so auth and faults apply to the redirecting request as
+/// they would on a registry that redirects.
+#[derive(Clone)]
+pub(crate) struct RedirectLayer {
+    pub(crate) cdn: Arc<Cdn>,
+    pub(crate) store: Store,
+}
+
+impl<S> tower::Layer<S> for RedirectLayer {
+    type Service = RedirectService<S>;
+    fn layer(&self, inner: S) -> RedirectService<S> {
+        RedirectService {
+            inner,
+            cdn: self.cdn.clone(),
+            store: self.store.clone(),
+        }
+    }
+}
+
+/// The service [`RedirectLayer`] wraps around the handlers.
+#[derive(Clone)]
+pub(crate) struct RedirectService<S> {
+    inner: S,
+    cdn: Arc<Cdn>,
+    store: Store,
+}
+
+impl<S> RedirectService<S> {
+    /// Where to send `request`, when it is a `GET` of a stored blob. A blob that is not
+    /// there (or a repository that is not) is left to the handler's 404.
+    fn location(&self, request: &Request<()>) -> Option<String> {
+        if request.method() != Method::GET {
+            return None;
+        }
+        let (repository, digest) = blob_target(request.uri().path())?;
+        match self.store.lookup_blob(&repository, &digest) {
+            Lookup::Found(_) => self.cdn.location(&repository, &digest),
+            _ => None,
+        }
+    }
+}
+
+impl<S> tower::Service<Request<()>> for RedirectService<S>
+where
+    S: tower::Service<Request<()>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Either<
+        Ready<Result<Response<Body>, Infallible>>,
+        BoxFuture<'static, Result<Response<Body>, Infallible>>,
+    >;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<()>) -> Self::Future {
+        match self.location(&request) {
+            Some(location) => {
+                let mut r = Response::new(Body::empty());
+                *r.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+                r.headers_mut().insert(header::LOCATION, value(&location));
+                Either::Left(ready(Ok(r)))
+            }
+            None => Either::Right(Box::pin(self.inner.clone().oneshot(request))),
+        }
     }
 }

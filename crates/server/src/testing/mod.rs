@@ -1,0 +1,18 @@
+//! The test behaviours a [`ServerBuilder`](crate::ServerBuilder) can add: fault injection,
+//! auth simulation (Docker token flow or Basic), the request log, and blob redirects to a
+//! CDN origin. Each is a `tower` layer that `stack.rs` adds only when it is configured.
+
+mod auth;
+mod cdn;
+mod fault_layer;
+mod faults;
+mod log;
+
+pub(crate) use auth::AuthLayer;
+pub use auth::{Auth, AuthState, TOKEN_PATH, TokenAuth};
+pub(crate) use cdn::{Cdn, CdnHandler, RedirectLayer};
+pub(crate) use fault_layer::FaultLayer;
+pub(crate) use faults::Faults;
+pub use faults::{Fault, FaultHandle, FaultRule, RetryAfter};
+pub(crate) use log::LogLayer;
+pub use log::{Origin, RequestLog, RequestRecord};
