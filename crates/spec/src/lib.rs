@@ -5,6 +5,13 @@
 //! validating constructor (`FromStr`, `TryFrom`, or serde going through the same check), so
 //! holding a [`Repository`], [`Tag`], [`Digest`] or [`Reference`] means holding a valid one.
 //!
+//! # Features
+//!
+//! The default build is the pure types core, with no async runtime and no file I/O.
+//!
+//! - `layout`: the OCI image layout reader/writer (`layout`) and the `BlobSource` trait
+//!   with `FileBlob` and `BlobReader`; pulls in tokio and tempfile.
+//!
 //! ```
 //! use ocipull_spec::{Digest, Manifest, Reference, media_type};
 //!
@@ -20,10 +27,12 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "layout")]
 mod blob_source;
 mod digest;
 mod document;
 mod error_body;
+#[cfg(feature = "layout")]
 pub mod layout;
 mod manifest;
 pub mod media_type;
@@ -31,6 +40,7 @@ mod name;
 mod platform;
 mod reference;
 
+#[cfg(feature = "layout")]
 pub use blob_source::{BlobReader, BlobSource, BoxFuture, FileBlob};
 pub use digest::{
     Algorithm, DIGEST_REGEX, Digest, DigestError, DigestMismatch, DigestVerifier, Hasher,
@@ -42,5 +52,5 @@ pub use name::{MAX_REPOSITORY_LEN, NameError, REPOSITORY_REGEX, Repository, TAG_
 pub use platform::{Platform, PlatformError};
 pub use reference::{DOCKER_HUB, DOCKER_HUB_API_HOST, Reference, ReferenceError};
 
-/// Re-exported so users of [`Manifest::bytes`] and [`BlobSource`] need not depend on it.
+/// Re-exported so users of [`Manifest::bytes`] (and of `BlobSource`) need not depend on it.
 pub use bytes::Bytes;

@@ -1,4 +1,5 @@
-//! The OCI image layout: a directory holding `oci-layout`, `index.json` and `blobs/`.
+//! The OCI image layout: a directory holding `oci-layout`, `index.json` and `blobs/`
+//! (feature `layout`).
 //!
 //! Source: OCI image-spec v1.1 "OCI Image Layout Specification". Blob paths are always
 //! built from a validated [`Digest`](crate::Digest) (`blobs/<algorithm>/<encoded>`), whose
