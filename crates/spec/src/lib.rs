@@ -45,7 +45,11 @@ pub use blob_source::{BlobReader, BlobSource, BoxFuture, FileBlob};
 pub use digest::{
     Algorithm, DIGEST_REGEX, Digest, DigestError, DigestMismatch, DigestVerifier, Hasher,
 };
-pub use document::{Descriptor, ImageIndex, ImageManifest};
+pub use document::{
+    ArtifactBuilder, Blob, ConfigError, ContainerConfig, Descriptor, EMPTY_JSON, History,
+    ImageConfig, ImageIndex, ImageIndexBuilder, ImageManifest, ImageManifestBuilder,
+    ManifestFormat, RootFs,
+};
 pub use error_body::{ErrorBody, ErrorCode, ErrorInfo};
 pub use manifest::{Manifest, ManifestError, ManifestKind};
 pub use name::{MAX_REPOSITORY_LEN, NameError, REPOSITORY_REGEX, Repository, TAG_REGEX, Tag};
