@@ -11,6 +11,8 @@
 //!
 //! - `layout`: the OCI image layout reader/writer (`layout`) and the `BlobSource` trait
 //!   with `FileBlob` and `BlobReader`; pulls in tokio and tempfile.
+//! - `fixtures`: deterministic images, indexes and artifacts made from a seed, for tests
+//!   (`fixtures`); pulls in tar and flate2, no runtime.
 //!
 //! ```
 //! use ocipull_spec::{Digest, Manifest, Reference, media_type};
@@ -32,6 +34,8 @@ mod blob_source;
 mod digest;
 mod document;
 mod error_body;
+#[cfg(feature = "fixtures")]
+pub mod fixtures;
 #[cfg(feature = "layout")]
 pub mod layout;
 mod manifest;
@@ -46,7 +50,7 @@ pub use digest::{
     Algorithm, DIGEST_REGEX, Digest, DigestError, DigestMismatch, DigestVerifier, Hasher,
 };
 pub use document::{
-    ArtifactBuilder, Blob, ConfigError, ContainerConfig, Descriptor, EMPTY_JSON, History,
+    ArtifactManifestBuilder, Blob, ConfigError, ContainerConfig, Descriptor, EMPTY_JSON, History,
     ImageConfig, ImageIndex, ImageIndexBuilder, ImageManifest, ImageManifestBuilder,
     ManifestFormat, RootFs,
 };

@@ -13,10 +13,10 @@ use crate::media_type;
 /// that uses the empty descriptor.
 ///
 /// ```
-/// use ocipull_spec::{ArtifactBuilder, Blob, Descriptor, media_type};
+/// use ocipull_spec::{ArtifactManifestBuilder, Blob, Descriptor, media_type};
 /// let sbom = Blob::new("application/spdx+json", br#"{"spdxVersion":"SPDX-2.3"}"#.to_vec());
 /// let subject = Descriptor::of(media_type::OCI_IMAGE_MANIFEST, b"the image's manifest");
-/// let manifest = ArtifactBuilder::new("application/spdx+json")
+/// let manifest = ArtifactManifestBuilder::new("application/spdx+json")
 ///     .subject(subject.clone())
 ///     .blob(sbom.descriptor.clone())
 ///     .build()
@@ -27,7 +27,7 @@ use crate::media_type;
 /// ```
 #[derive(Debug, Clone)]
 #[must_use]
-pub struct ArtifactBuilder {
+pub struct ArtifactManifestBuilder {
     artifact_type: String,
     config: Option<Descriptor>,
     blobs: Vec<Descriptor>,
@@ -35,11 +35,11 @@ pub struct ArtifactBuilder {
     annotations: Option<BTreeMap<String, String>>,
 }
 
-impl ArtifactBuilder {
+impl ArtifactManifestBuilder {
     /// A builder of an artifact of type `artifact_type` (an IANA-style media type such as
     /// `application/spdx+json`).
-    pub fn new(artifact_type: impl Into<String>) -> ArtifactBuilder {
-        ArtifactBuilder {
+    pub fn new(artifact_type: impl Into<String>) -> ArtifactManifestBuilder {
+        ArtifactManifestBuilder {
             artifact_type: artifact_type.into(),
             config: None,
             blobs: Vec::new(),
@@ -105,7 +105,7 @@ mod tests {
 
     #[test]
     fn empty_artifact_has_the_empty_layer() {
-        let m = ArtifactBuilder::new("application/x-note")
+        let m = ArtifactManifestBuilder::new("application/x-note")
             .annotation("k", "v")
             .build();
         assert_eq!(m.layers, vec![Descriptor::empty()]);

@@ -13,7 +13,7 @@ mod descriptor;
 mod image_manifest;
 mod index;
 
-pub use artifact::ArtifactBuilder;
+pub use artifact::ArtifactManifestBuilder;
 pub use config::{ConfigError, ContainerConfig, History, ImageConfig, RootFs};
 pub use descriptor::{Blob, Descriptor, EMPTY_JSON};
 pub use image_manifest::{ImageManifest, ImageManifestBuilder};
@@ -62,18 +62,13 @@ impl ManifestFormat {
         }
     }
 
-    /// The gzip-compressed tar layer media type of this format.
+    /// The gzip-compressed tar layer media type of this format (Docker schema 2 registers
+    /// only this layer type).
     pub fn layer_tar_gzip_media_type(self) -> &'static str {
         match self {
             ManifestFormat::Oci => media_type::OCI_LAYER_TAR_GZIP,
             ManifestFormat::Docker => media_type::DOCKER_LAYER,
         }
-    }
-
-    /// The uncompressed tar layer media type of this format (Docker schema 2 registers
-    /// none; its gzip type is the usual choice, so this is the OCI type for both).
-    pub fn layer_tar_media_type(self) -> &'static str {
-        media_type::OCI_LAYER_TAR
     }
 }
 
