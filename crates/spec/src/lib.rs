@@ -1,5 +1,6 @@
 //! The shared vocabulary of the OCI distribution and image specs: names, digests, media
-//! types, manifests and indexes, error bodies, and the on-disk image layout.
+//! types, manifests, indexes and image configs with builders for them, error bodies, and
+//! (feature `layout`) the on-disk image layout.
 //!
 //! Pure data and validation, no networking. Every value type is built only through a
 //! validating constructor (`FromStr`, `TryFrom`, or serde going through the same check), so
@@ -15,7 +16,10 @@
 //!   (`fixtures`); pulls in tar and flate2, no runtime.
 //!
 //! ```
-//! use ocipull_spec::{Digest, Manifest, Reference, media_type};
+//! use ocipull_spec::{
+//!     Blob, Digest, ImageConfig, ImageIndex, ImageManifest, Manifest, ManifestFormat,
+//!     Reference, media_type,
+//! };
 //!
 //! let reference: Reference = "ghcr.io/acme/app:v1".parse()?;
 //! assert_eq!(reference.repository().as_str(), "acme/app");
@@ -24,6 +28,21 @@
 //! let raw = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#;
 //! let manifest = Manifest::from_bytes(raw.to_vec(), Some(media_type::OCI_IMAGE_INDEX), None)?;
 //! assert_eq!(manifest.digest(), &Digest::sha256(raw));
+//!
+//! // Documents are built without I/O and serialised once into a `Manifest`.
+//! let layer = Blob::new(media_type::OCI_LAYER_TAR, vec![0u8; 512]);
+//! let config = ImageConfig::new(&"linux/arm64/v8".parse()?)
+//!     .with_diff_id(layer.digest().clone())
+//!     .to_blob(ManifestFormat::Oci);
+//! let image = ImageManifest::builder(config.descriptor.clone())
+//!     .layer(layer.descriptor.clone())
+//!     .build()
+//!     .to_manifest()?;
+//! let index = ImageIndex::builder()
+//!     .manifest_for(image.descriptor(), "linux/arm64/v8".parse()?)
+//!     .build()
+//!     .to_manifest()?;
+//! assert_eq!(index.select_platform(&"linux/arm64".parse()?).unwrap().digest, *image.digest());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(missing_docs)]
