@@ -1,4 +1,6 @@
 //! Where blob content comes from: memory or a file, read as a stream from any offset.
+//!
+//! Everything here is behind the feature `layout` (it needs tokio).
 
 use std::future::Future;
 use std::io::{self, SeekFrom};
@@ -8,13 +10,14 @@ use std::pin::Pin;
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncSeekExt};
 
-/// A boxed stream of blob bytes.
+/// A boxed stream of blob bytes (feature `layout`).
 pub type BlobReader = Pin<Box<dyn AsyncRead + Send>>;
 
-/// A boxed future, as returned by [`BlobSource::open`].
+/// A boxed future, as returned by [`BlobSource::open`] (feature `layout`).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Content of one blob, readable from any offset, any number of times, concurrently.
+/// Content of one blob, readable from any offset, any number of times, concurrently
+/// (feature `layout`).
 ///
 /// Implementations must return exactly [`BlobSource::size`] bytes in total; a server uses
 /// the size for `Content-Length` before reading.
@@ -56,7 +59,7 @@ impl BlobSource for Bytes {
     }
 }
 
-/// A blob stored in a file, streamed from disk and never read whole.
+/// A blob stored in a file, streamed from disk and never read whole (feature `layout`).
 #[derive(Debug, Clone)]
 pub struct FileBlob {
     path: PathBuf,

@@ -134,6 +134,59 @@ impl Manifest {
         })
     }
 
+    /// Serialises a built document once and keeps those bytes, their SHA-256 digest and
+    /// the document as the parsed view; the digest is never computed over a second
+    /// serialisation.
+    ///
+    /// The media type is the document's `mediaType`, or the OCI type of its kind when it
+    /// has none (image-spec "Image Manifest"/"Image Index": `mediaType` SHOULD be set).
+    /// A `mediaType` that names another kind of document is rejected with
+    /// [`ManifestError::UnsupportedMediaType`].
+    ///
+    /// ```
+    /// use ocipull_spec::{ImageIndex, Manifest, media_type};
+    /// let m = Manifest::from_document(ImageIndex::builder().build())?;
+    /// assert_eq!(m.media_type(), media_type::OCI_IMAGE_INDEX);
+    /// assert_eq!(Manifest::from_bytes(m.bytes().clone(), None, Some(m.digest()))?, m);
+    /// # Ok::<(), ocipull_spec::ManifestError>(())
+    /// ```
+    pub fn from_document(document: impl Into<ManifestKind>) -> Result<Manifest, ManifestError> {
+        let kind = document.into();
+        let (declared, fits, default, json) = match &kind {
+            ManifestKind::Image(m) => (
+                m.media_type.as_deref(),
+                is_image_manifest as fn(&str) -> bool,
+                media_type::OCI_IMAGE_MANIFEST,
+                serde_json::to_vec(m),
+            ),
+            ManifestKind::Index(i) => (
+                i.media_type.as_deref(),
+                is_index as fn(&str) -> bool,
+                media_type::OCI_IMAGE_INDEX,
+                serde_json::to_vec(i),
+            ),
+        };
+        let media_type = match declared {
+            Some(m) if !fits(m) => {
+                return Err(ManifestError::UnsupportedMediaType {
+                    media_type: m.to_owned(),
+                });
+            }
+            Some(m) => m.to_owned(),
+            None => default.to_owned(),
+        };
+        let bytes = Bytes::from(json.map_err(|e| ManifestError::Invalid {
+            path: ".".to_owned(),
+            message: e.to_string(),
+        })?);
+        Ok(Manifest {
+            digest: Digest::sha256(&bytes),
+            bytes,
+            media_type,
+            kind,
+        })
+    }
+
     /// The bytes exactly as received.
     pub fn bytes(&self) -> &Bytes {
         &self.bytes
@@ -208,6 +261,18 @@ impl Manifest {
             .manifests
             .iter()
             .find(|d| d.platform.as_ref().is_some_and(|p| wanted.matches(p)))
+    }
+}
+
+impl From<ImageManifest> for ManifestKind {
+    fn from(m: ImageManifest) -> ManifestKind {
+        ManifestKind::Image(m)
+    }
+}
+
+impl From<ImageIndex> for ManifestKind {
+    fn from(i: ImageIndex) -> ManifestKind {
+        ManifestKind::Index(i)
     }
 }
 
@@ -317,6 +382,21 @@ mod tests {
             Manifest::from_bytes(b"not json".to_vec(), None, None),
             Err(ManifestError::Invalid { .. })
         ));
+    }
+
+    #[test]
+    fn from_document_serialises_once_and_checks_the_type() {
+        let mut doc = ImageIndex::empty();
+        let m = Manifest::from_document(doc.clone()).unwrap();
+        assert_eq!(m.digest(), &Digest::sha256(m.bytes()));
+        assert_eq!(m.as_index(), Some(&doc));
+        doc.media_type = Some(media_type::OCI_IMAGE_MANIFEST.to_owned());
+        match Manifest::from_document(doc) {
+            Err(ManifestError::UnsupportedMediaType { media_type: t }) => {
+                assert_eq!(t, media_type::OCI_IMAGE_MANIFEST)
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

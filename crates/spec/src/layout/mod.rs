@@ -1,7 +1,8 @@
-//! The OCI image layout: a directory holding `oci-layout`, `index.json` and `blobs/`.
+//! The OCI image layout: a directory holding `oci-layout`, `index.json` and `blobs/`
+//! (feature `layout`).
 //!
 //! Source: OCI image-spec v1.1 "OCI Image Layout Specification". Blob paths are always
-//! built from a validated [`Digest`](crate::Digest) (`blobs/<algorithm>/<encoded>`), whose
+//! built from a validated [`Digest`] (`blobs/<algorithm>/<encoded>`), whose
 //! characters cannot form `..` or a separator, so nothing is read or written outside the
 //! layout.
 
