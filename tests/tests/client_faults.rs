@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use client_support::*;
 use http::{Method, StatusCode};
-use ocipull_client::{Client, Error, Scheme};
+use ocipull_client::{Client, DigestSubject, Error, ManifestRef, Scheme};
 use ocipull_server::{FaultRule, RetryAfter, Server};
 use ocipull_spec::{Digest, ManifestError};
 
@@ -45,7 +45,7 @@ async fn manifest_503_with_retry_after_seconds_waits_that_long() {
     );
     let (client, seen) = notified(client_builder(&running));
     let m = client
-        .read(Some(&"v1".parse().unwrap()), None)
+        .read("v1".parse::<ocipull_spec::Tag>().unwrap())
         .await
         .unwrap();
     assert_eq!(m.digest(), img.manifest.digest());
@@ -98,7 +98,7 @@ async fn a_retry_after_beyond_the_limit_is_returned_not_slept() {
             .retry_after(RetryAfter::Seconds(6 * 3600)),
     );
     let err = client(&running)
-        .read(Some(&"v1".parse().unwrap()), None)
+        .read("v1".parse::<ocipull_spec::Tag>().unwrap())
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(StatusCode::TOO_MANY_REQUESTS));
@@ -119,7 +119,7 @@ async fn transient_statuses_exhaust_the_backoff_and_permanent_ones_fail_at_once(
         .build()
         .unwrap();
     let err = client
-        .read(Some(&"v1".parse().unwrap()), None)
+        .read("v1".parse::<ocipull_spec::Tag>().unwrap())
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(StatusCode::BAD_GATEWAY));
@@ -130,7 +130,7 @@ async fn transient_statuses_exhaust_the_backoff_and_permanent_ones_fail_at_once(
     );
 
     let err = client
-        .read(Some(&"nope".parse().unwrap()), None)
+        .read("nope".parse::<ocipull_spec::Tag>().unwrap())
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(StatusCode::NOT_FOUND));
@@ -300,11 +300,13 @@ async fn a_corrupted_body_is_a_digest_error_not_a_clean_end() {
         }
     };
     match err {
-        Error::BlobDigest {
-            expected, actual, ..
+        Error::DigestMismatch {
+            subject: DigestSubject::Blob,
+            mismatch,
+            ..
         } => {
-            assert_eq!(expected, img.layer(0).digest);
-            assert_ne!(actual, expected);
+            assert_eq!(mismatch.expected, img.layer(0).digest);
+            assert_ne!(mismatch.actual, mismatch.expected);
         }
         other => panic!("{other:?}"),
     }
@@ -346,7 +348,7 @@ async fn a_manifest_over_the_limit_is_refused() {
         .build()
         .unwrap();
     let err = client
-        .read(Some(&"v1".parse().unwrap()), None)
+        .read("v1".parse::<ocipull_spec::Tag>().unwrap())
         .await
         .unwrap_err();
     assert!(
@@ -358,7 +360,7 @@ async fn a_manifest_over_the_limit_is_refused() {
         .build()
         .unwrap();
     client
-        .read(Some(&"v1".parse().unwrap()), None)
+        .read("v1".parse::<ocipull_spec::Tag>().unwrap())
         .await
         .unwrap();
 }
@@ -367,16 +369,23 @@ async fn a_manifest_over_the_limit_is_refused() {
 async fn manifest_headers_are_checked_against_the_body() {
     let img = image(14, &[10]);
     let running = logged_server(&img);
-    let tag = "v1".parse().unwrap();
+    let tag: ocipull_spec::Tag = "v1".parse().unwrap();
     let wrong = Digest::sha256(b"something else");
     running.server().add_fault(
         FaultRule::path("/manifests/")
             .nth(1)
             .content_digest(wrong.to_string()),
     );
-    let err = client(&running).read(Some(&tag), None).await.unwrap_err();
+    let err = client(&running).read(&tag).await.unwrap_err();
     assert!(
-        matches!(&err, Error::ContentDigestMismatch { header, .. } if *header == wrong),
+        matches!(
+            &err,
+            Error::DigestMismatch {
+                subject: DigestSubject::ContentDigestHeader,
+                mismatch,
+                ..
+            } if mismatch.expected == wrong
+        ),
         "{err:?}"
     );
 
@@ -385,7 +394,7 @@ async fn manifest_headers_are_checked_against_the_body() {
             .nth(1)
             .content_type(ocipull_spec::media_type::OCI_IMAGE_INDEX),
     );
-    let err = client(&running).read(Some(&tag), None).await.unwrap_err();
+    let err = client(&running).read(&tag).await.unwrap_err();
     assert!(
         matches!(
             &err,
@@ -399,22 +408,26 @@ async fn manifest_headers_are_checked_against_the_body() {
 
     // A tag that names other content than the digest asked for.
     let err = client(&running)
-        .read(Some(&tag), Some(&wrong))
+        .read(ManifestRef::TagAt(tag.clone(), wrong.clone()))
         .await
         .unwrap_err();
     assert!(
         matches!(
             &err,
-            Error::Manifest {
-                source: ManifestError::Digest(_),
+            Error::DigestMismatch {
+                subject: DigestSubject::Manifest,
+                mismatch,
                 ..
-            }
+            } if mismatch.expected == wrong
         ),
         "{err:?}"
     );
     // Both right: the tag is requested and the digest verifies it.
     let ok = client(&running)
-        .read(Some(&tag), Some(img.manifest.digest()))
+        .read(ManifestRef::TagAt(
+            tag.clone(),
+            img.manifest.digest().clone(),
+        ))
         .await
         .unwrap();
     assert_eq!(ok.bytes(), img.manifest.bytes());
@@ -435,7 +448,7 @@ async fn accept_lists_oci_and_docker_types() {
     add(&server, "v1", &img);
     let running = spawn(server);
     client(&running)
-        .read(Some(&"v1".parse().unwrap()), None)
+        .read("v1".parse::<ocipull_spec::Tag>().unwrap())
         .await
         .unwrap();
     let accept = log(&running, "/manifests/")[0].accept.clone().unwrap();
@@ -458,7 +471,7 @@ async fn connection_refused_is_transient_and_retried() {
         .build()
         .unwrap();
     let err = client
-        .read(Some(&"v1".parse().unwrap()), None)
+        .read("v1".parse::<ocipull_spec::Tag>().unwrap())
         .await
         .unwrap_err();
     assert!(

@@ -52,6 +52,7 @@ pub async fn run(args: Args) -> crate::CmdResult {
     let what = match &platforms {
         Platforms::All => "all platforms".to_owned(),
         Platforms::One(p) => p.to_string(),
+        other => format!("{other:?}"),
     };
     eprintln!("Pulling {reference} ({what}) into {}", args.dir.display());
     let progress = Progress::new(std::io::stderr().is_terminal());
