@@ -66,6 +66,7 @@ fn is_tls_rejection(error: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 /// The first error of type `T` in `error`'s source chain (`error` included).
+#[cfg_attr(not(feature = "rustls"), allow(dead_code))]
 pub(crate) fn find_in_chain<'a, T: std::error::Error + 'static>(
     error: &'a (dyn std::error::Error + 'static),
 ) -> Option<&'a T> {

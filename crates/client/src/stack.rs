@@ -362,3 +362,99 @@ mod tests {
         assert!(!is_plain_http_answer(&other));
     }
 }
+
+#[cfg(test)]
+mod stack_tests {
+    use ocipull_spec::{Reference, Tag};
+
+    use crate::test_transport::{Reply, Script};
+    use crate::transport::RequestBody;
+    use crate::{ConfigError, Error, PullOptions};
+
+    fn mark(
+        value: &'static str,
+    ) -> tower::util::MapRequestLayer<
+        impl Fn(http::Request<RequestBody>) -> http::Request<RequestBody> + Clone,
+    > {
+        tower::util::MapRequestLayer::new(move |mut request: http::Request<RequestBody>| {
+            request
+                .headers_mut()
+                .append("x-layer", http::HeaderValue::from_static(value));
+            request
+        })
+    }
+
+    #[tokio::test]
+    async fn user_layers_wrap_the_transport_first_call_outermost() {
+        let script = Script::new([Reply::new(404)]);
+        let client = script
+            .builder()
+            .layer(mark("first"))
+            .layer(mark("second"))
+            .no_retries()
+            .build()
+            .unwrap();
+        let tag: Tag = "v1".parse().unwrap();
+        let _ = client.read(&tag).await;
+        let seen = script.seen();
+        assert_eq!(seen.len(), 1);
+        let order: Vec<&str> = seen[0]
+            .headers
+            .get_all("x-layer")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        // The outermost layer runs first, so its header is appended first.
+        assert_eq!(order, ["first", "second"]);
+    }
+
+    #[cfg(feature = "rustls")]
+    #[test]
+    fn tls_settings_with_a_transport_are_refused() {
+        let script = Script::new([]);
+        let err = script
+            .builder()
+            .ca_certificate_pem(b"not used".to_vec())
+            .native_roots(false)
+            .build()
+            .unwrap_err();
+        match err {
+            Error::Config(ConfigError::TlsSettingsIgnored { settings }) => {
+                assert_eq!(settings, ["ca_certificate_pem", "native_roots"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reference_elsewhere_is_refused_without_a_request() {
+        let script = Script::new([]);
+        let client = script.client();
+        let dir = std::env::temp_dir().join("ocipull-wrong-target-never-created");
+        for text in [
+            "ghcr.io/a/b:v1",
+            "registry.test/other/repo:v1",
+            "docker.io/a/b:v1",
+        ] {
+            let reference: Reference = text.parse().unwrap();
+            let err = client
+                .pull(&reference, &dir, &PullOptions::default())
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&err, Error::WrongTarget { reference: r, client_host, .. }
+                    if **r == reference && client_host == "registry.test"),
+                "{text}: {err:?}"
+            );
+        }
+        assert!(script.seen().is_empty(), "no request may be sent");
+        assert!(!dir.exists());
+        // The client's own registry, spelled in another case, is the same registry.
+        let same: Reference = "REGISTRY.test/a/b:v1".parse().unwrap();
+        let err = client
+            .pull(&same, &dir, &PullOptions::default())
+            .await
+            .unwrap_err();
+        assert!(!matches!(err, Error::WrongTarget { .. }), "{err:?}");
+    }
+}
