@@ -158,8 +158,9 @@ async fn a_cut_connection_resumes_with_range_from_the_last_byte() {
     let records = log(&running, "/blobs/");
     assert_eq!(records.len(), 2);
     assert_eq!(records[0].range, None);
-    // The bytes before the cut are not fetched again.
-    assert_eq!(records[1].range.as_deref(), Some("bytes=100000-"));
+    // The bytes that arrived before the cut are not fetched again: the resume starts
+    // after some of them and no later than the cut.
+    assert_resumed_within(records[1].range.as_deref(), 100_000);
     assert_eq!(records[1].status, StatusCode::PARTIAL_CONTENT);
 }
 
@@ -194,7 +195,7 @@ async fn a_registry_ignoring_range_is_skipped_ahead() {
     assert_eq!(blob, img.layers[0]);
     let records = log(&running, "/blobs/");
     assert_eq!(records.len(), 2);
-    assert_eq!(records[1].range.as_deref(), Some("bytes=100000-"));
+    assert_resumed_within(records[1].range.as_deref(), 100_000);
     assert_eq!(records[1].status, StatusCode::OK);
 }
 
@@ -244,13 +245,7 @@ async fn a_wrong_content_range_is_an_error() {
         .await
         .unwrap_err();
     assert!(
-        matches!(
-            err,
-            Error::Range {
-                offset: 100_000,
-                ..
-            }
-        ),
+        matches!(err, Error::Range { offset, .. } if offset > 0 && offset <= 100_000),
         "{err:?}"
     );
 }
@@ -267,10 +262,9 @@ async fn a_truncated_body_is_resumed_or_reported() {
         .await
         .unwrap();
     assert_eq!(blob, img.layers[0]);
-    assert_eq!(
-        log(&running, "/blobs/")[1].range.as_deref(),
-        Some("bytes=50000-")
-    );
+    let records = log(&running, "/blobs/");
+    assert_eq!(records.len(), 2);
+    assert_resumed_within(records[1].range.as_deref(), 50_000);
     // Every time, without retries: an error, never a clean end of a short blob.
     running
         .server()
@@ -335,7 +329,7 @@ async fn a_stalled_body_is_resumed_after_the_stall_timeout() {
     assert_eq!(blob, img.layers[0]);
     let records = log(&running, "/blobs/");
     assert_eq!(records.len(), 2);
-    assert_eq!(records[1].range.as_deref(), Some("bytes=60000-"));
+    assert_resumed_within(records[1].range.as_deref(), 60_000);
 }
 
 #[tokio::test]
