@@ -2,7 +2,6 @@
 //! the plain-HTTP answer is recognised, and the client speaks HTTP from then on — once
 //! per client, not once per request.
 
-#[allow(dead_code)]
 mod client_support;
 
 use std::sync::{Arc, Mutex};

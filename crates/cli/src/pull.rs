@@ -269,7 +269,8 @@ mod tests {
             all_platforms: all,
             jobs: 2,
             connect: ConnectArgs {
-                insecure_http: true,
+                // The test registry is plain HTTP on 127.0.0.1: found without the flag.
+                insecure_http: false,
                 ca_cert: None,
                 username: None,
                 password_stdin: false,
