@@ -42,8 +42,8 @@ async fn anonymous_token_flow_fetches_one_token_and_reuses_it() {
     let img = image(20, &[1000, 2000]);
     let running = token_server(TokenAuth::anonymous(), &img);
     let client = client(&running);
-    let tag = "v1".parse().unwrap();
-    client.read(Some(&tag), None).await.unwrap();
+    let tag: ocipull_spec::Tag = "v1".parse().unwrap();
+    client.read(&tag).await.unwrap();
     for d in img.descriptors() {
         collect(client.blob(&d).await.unwrap()).await.unwrap();
     }
@@ -76,16 +76,16 @@ async fn anonymous_token_flow_fetches_one_token_and_reuses_it() {
 async fn token_flow_with_credentials() {
     let img = image(21, &[100]);
     let running = token_server(TokenAuth::with_credentials("bob", "hunter2-secret"), &img);
-    let tag = "v1".parse().unwrap();
+    let tag: ocipull_spec::Tag = "v1".parse().unwrap();
     let with = client_builder(&running)
         .credentials(Credentials::basic("bob", "hunter2-secret"))
         .build()
         .unwrap();
-    with.read(Some(&tag), None).await.unwrap();
+    with.read(&tag).await.unwrap();
     assert_eq!(tokens_issued(&running), 1);
 
     // No credentials: the token service refuses, and that is the error.
-    let err = client(&running).read(Some(&tag), None).await.unwrap_err();
+    let err = client(&running).read(&tag).await.unwrap_err();
     assert_eq!(err.status(), Some(StatusCode::UNAUTHORIZED));
     assert!(
         err.http().unwrap().url.as_str().contains("/token?"),
@@ -97,7 +97,7 @@ async fn token_flow_with_credentials() {
         .credentials(Credentials::basic("bob", "wrong-secret-value"))
         .build()
         .unwrap();
-    let err = wrong.read(Some(&tag), None).await.unwrap_err();
+    let err = wrong.read(&tag).await.unwrap_err();
     assert_eq!(err.status(), Some(StatusCode::UNAUTHORIZED));
     for shown in [err.to_string(), format!("{err:?}"), format!("{wrong:?}")] {
         assert!(!shown.contains("wrong-secret-value"), "{shown}");
@@ -115,11 +115,11 @@ async fn an_expired_token_is_refreshed_once() {
     let img = image(22, &[100]);
     let running = token_server(TokenAuth::anonymous(), &img);
     let client = client(&running);
-    let tag = "v1".parse().unwrap();
-    client.read(Some(&tag), None).await.unwrap();
+    let tag: ocipull_spec::Tag = "v1".parse().unwrap();
+    client.read(&tag).await.unwrap();
     running.server().auth().unwrap().expire_tokens();
     running.server().request_log().unwrap().clear();
-    client.read(Some(&tag), None).await.unwrap();
+    client.read(&tag).await.unwrap();
     assert_eq!(tokens_issued(&running), 2);
     let s = summary(&running.server().request_log().unwrap().records());
     assert_eq!(
@@ -168,7 +168,7 @@ async fn a_401_after_a_fresh_token_is_the_answer() {
         .build()
         .unwrap();
     let err = client
-        .read(Some(&"v1".parse().unwrap()), None)
+        .read("v1".parse::<ocipull_spec::Tag>().unwrap())
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(StatusCode::UNAUTHORIZED));
@@ -186,12 +186,12 @@ async fn basic_auth() {
         .build();
     add(&server, "v1", &img);
     let running = spawn(server);
-    let tag = "v1".parse().unwrap();
+    let tag: ocipull_spec::Tag = "v1".parse().unwrap();
     let with = client_builder(&running)
         .credentials(Credentials::basic("alice", "pw-secret"))
         .build()
         .unwrap();
-    with.read(Some(&tag), None).await.unwrap();
+    with.read(&tag).await.unwrap();
     collect(with.blob(&img.layer(0)).await.unwrap())
         .await
         .unwrap();
@@ -204,7 +204,7 @@ async fn basic_auth() {
         "{s:?}"
     );
     // Without credentials the 401 is the answer.
-    let err = client(&running).read(Some(&tag), None).await.unwrap_err();
+    let err = client(&running).read(&tag).await.unwrap_err();
     assert_eq!(err.status(), Some(StatusCode::UNAUTHORIZED));
 }
 
@@ -237,12 +237,12 @@ async fn a_malformed_challenge_is_an_error_not_a_panic() {
         .auth(TokenAuth::anonymous().into())
         .build();
     add(&server, "v1", &img);
-    let tag = "v1".parse().unwrap();
+    let tag: ocipull_spec::Tag = "v1".parse().unwrap();
     let err = with_challenge(
         server.clone(),
         r#"Bearer realm="http://registry.test/token"#,
     )
-    .read(Some(&tag), None)
+    .read(&tag)
     .await
     .unwrap_err();
     match &err {
@@ -254,13 +254,13 @@ async fn a_malformed_challenge_is_an_error_not_a_panic() {
         server.clone(),
         r#"Bearer realm="ftp://registry.test/token",service="x""#,
     )
-    .read(Some(&tag), None)
+    .read(&tag)
     .await
     .unwrap_err();
     assert!(matches!(err, Error::InvalidRealm { .. }), "{err:?}");
     // An unknown scheme is not malformed: the client has nothing to answer it with.
     let err = with_challenge(server, r#"Negotiate abc=="#)
-        .read(Some(&tag), None)
+        .read(&tag)
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(StatusCode::UNAUTHORIZED));

@@ -84,7 +84,7 @@ async fn pull_image_and_check(
     });
     push_image(skopeo, registry, &image, "interop/app:v1");
     let (reference, builder) = builder(registry, "interop/app:v1");
-    let client = builder.credentials_opt(credentials).build().unwrap();
+    let client = builder.credentials(credentials).build().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let report = client
         .pull(&reference, dir.path(), &PullOptions::default())
@@ -115,7 +115,7 @@ async fn pull_image_and_check(
         ["v1"]
     );
     let head = client
-        .head(Some(&"v1".parse().unwrap()), None)
+        .head("v1".parse::<ocipull_spec::Tag>().unwrap())
         .await
         .unwrap();
     assert_eq!(head.digest.as_str(), image.digest());
@@ -168,7 +168,7 @@ async fn pulls_from_a_token_auth_distribution_anonymously_and_with_credentials()
         .build()
         .unwrap();
     let err = wrong
-        .read(Some(&"v1".parse().unwrap()), None)
+        .read("v1".parse::<ocipull_spec::Tag>().unwrap())
         .await
         .unwrap_err();
     assert_eq!(err.status().map(|s| s.as_u16()), Some(401), "{err}");
@@ -188,7 +188,7 @@ async fn pulls_over_https_with_a_test_ca() {
         .build()
         .unwrap();
     let err = untrusting
-        .read(Some(&"v1".parse().unwrap()), None)
+        .read("v1".parse::<ocipull_spec::Tag>().unwrap())
         .await
         .unwrap_err();
     assert!(
@@ -274,7 +274,7 @@ async fn a_docker_schema2_image_keeps_its_digest() {
     let (reference, builder) = builder(&registry, "interop/docker:v1");
     let client = builder.build().unwrap();
     let manifest = client
-        .read(Some(&"v1".parse().unwrap()), None)
+        .read("v1".parse::<ocipull_spec::Tag>().unwrap())
         .await
         .unwrap();
     assert_eq!(

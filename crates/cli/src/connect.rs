@@ -11,7 +11,9 @@ use ocipull_spec::Reference;
 /// Flags for reaching a registry.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConnectArgs {
-    /// Speak plain HTTP to the registry instead of HTTPS.
+    /// Speak plain HTTP to the registry instead of HTTPS. Without it, HTTPS is spoken,
+    /// falling back to plain HTTP only for a registry on a loopback host (`localhost`,
+    /// 127.0.0.0/8, ::1) that answers in plain HTTP.
     #[arg(long)]
     pub insecure_http: bool,
     /// Also trust the CA certificate(s) in this PEM file.
@@ -83,7 +85,7 @@ pub fn client_for(
     reference: &Reference,
     report_retries: bool,
 ) -> Result<Client, Failure> {
-    let mut builder = Client::builder_for(reference).credentials_opt(credentials(args, reference)?);
+    let mut builder = Client::builder_for(reference).credentials(credentials(args, reference)?);
     if args.insecure_http {
         builder = builder.scheme(Scheme::Http);
     }

@@ -21,14 +21,8 @@ pub struct Args {
 pub async fn run(args: Args) -> crate::CmdResult {
     let reference = parse_reference(&args.reference)?;
     let client = client_for(&args.connect, &reference, true)?;
-    let tag = match (reference.tag(), reference.digest()) {
-        (None, None) => Some(reference.tag_or_latest()),
-        (tag, _) => tag.cloned(),
-    };
-    let manifest = client
-        .read(tag.as_ref(), reference.digest())
-        .await
-        .map_err(fail)?;
+    // The reference's tag checked by its digest, or `latest` when it names neither.
+    let manifest = client.read(&reference).await.map_err(fail)?;
     let mut out = std::io::stdout().lock();
     if args.raw {
         out.write_all(manifest.bytes())?;

@@ -52,6 +52,7 @@ pub async fn run(args: Args) -> crate::CmdResult {
     let what = match &platforms {
         Platforms::All => "all platforms".to_owned(),
         Platforms::One(p) => p.to_string(),
+        other => format!("{other:?}"),
     };
     eprintln!("Pulling {reference} ({what}) into {}", args.dir.display());
     let progress = Progress::new(std::io::stderr().is_terminal());
@@ -268,7 +269,8 @@ mod tests {
             all_platforms: all,
             jobs: 2,
             connect: ConnectArgs {
-                insecure_http: true,
+                // The test registry is plain HTTP on 127.0.0.1: found without the flag.
+                insecure_http: false,
                 ca_cert: None,
                 username: None,
                 password_stdin: false,

@@ -55,9 +55,7 @@ async fn run() -> Result {
 }
 
 async fn fetch_layers(client: &Client, reference: &Reference, jobs: usize) -> Result {
-    let manifest = client
-        .read(Some(&reference.tag_or_latest()), reference.digest())
-        .await?;
+    let manifest = client.read(reference).await?;
     let image = manifest
         .as_image()
         .ok_or("the reference names an index, not an image")?;
@@ -82,7 +80,7 @@ async fn read_all(client: &Client, file: &str) -> Result {
     let mut count = 0;
     for line in digests.lines().filter(|line| !line.is_empty()) {
         let digest: Digest = line.parse()?;
-        client.read(None, Some(&digest)).await?;
+        client.read(&digest).await?;
         count += 1;
     }
     println!("manifests={count}");

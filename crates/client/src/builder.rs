@@ -8,14 +8,13 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, Response};
 use http_body::Body;
 use ocipull_spec::{Reference, Repository};
-use tower::util::BoxCloneSyncService;
-use tower::{Layer as _, Service};
+use tower::{Layer, Service};
 
-use crate::auth::{AuthConfig, AuthLayer};
 use crate::client::{Inner, Limits};
 use crate::retry::{BackoffFactory, RetryNotify};
-use crate::transport::{HttpService, RequestBody};
-use crate::{BoxError, Client, Credentials, Error, Scheme};
+use crate::stack::{SchemeState, StackConfig, UserLayer};
+use crate::transport::{BoxTransport, RequestBody};
+use crate::{BoxError, Client, ConfigError, Credentials, Error, Scheme};
 
 /// The default `User-Agent`: `ocipull/<version>`.
 pub const DEFAULT_USER_AGENT: &str = concat!("ocipull/", env!("CARGO_PKG_VERSION"));
@@ -50,9 +49,12 @@ pub struct ClientBuilder {
     host: String,
     repository: Repository,
     scheme: Scheme,
-    transport: Option<HttpService>,
+    transport: Option<BoxTransport>,
+    layers: Vec<UserLayer>,
     #[cfg(feature = "hyper")]
-    tls: crate::transport::TlsSettings,
+    tls: crate::TlsConfig,
+    /// The TLS settings called, to refuse them next to a transport of the caller's.
+    tls_settings: Vec<&'static str>,
     credentials: Option<Credentials>,
     backoff: Option<BackoffFactory>,
     notify: Option<RetryNotify>,
@@ -78,14 +80,12 @@ impl Client {
         ClientBuilder {
             host: host.into(),
             repository,
-            scheme: Scheme::Https,
+            scheme: Scheme::default(),
             transport: None,
+            layers: Vec::new(),
             #[cfg(feature = "hyper")]
-            tls: crate::transport::TlsSettings {
-                webpki_roots: true,
-                native_roots: true,
-                extra_roots_pem: Vec::new(),
-            },
+            tls: crate::TlsConfig::default(),
+            tls_settings: Vec::new(),
             credentials: None,
             backoff: Some(crate::retry::factory(crate::retry::default_backoff())),
             notify: None,
@@ -107,15 +107,23 @@ impl Client {
 }
 
 impl ClientBuilder {
-    /// The scheme. Default is [`Scheme::Https`].
+    /// The scheme. Default is [`Scheme::Auto`]: HTTPS, with a fallback to plain HTTP for
+    /// a registry on a loopback host that answers in plain HTTP.
     pub fn scheme(mut self, scheme: Scheme) -> Self {
         self.scheme = scheme;
         self
     }
 
     /// The transport: any `tower::Service` from `http::Request<RequestBody>` to an
-    /// `http::Response` with a `Bytes` body — add proxies, TLS settings or middleware
-    /// there. Default is hyper-util's pooled client with rustls (feature `hyper`).
+    /// `http::Response` with a `Bytes` body (Go's `http.RoundTripper`, in tower terms).
+    /// Default is the [`DefaultTransport`](crate::DefaultTransport) (feature `hyper`),
+    /// trusting what [`ClientBuilder::ca_certificate_pem`],
+    /// [`ClientBuilder::webpki_roots`] and [`ClientBuilder::native_roots`] say.
+    ///
+    /// Those TLS settings cannot reach a transport given here: combining them is
+    /// [`ConfigError::TlsSettingsIgnored`] at [`ClientBuilder::build`]. To keep the default
+    /// transport and add middleware, use [`ClientBuilder::layer`]; to wrap it yourself,
+    /// build one with [`DefaultTransport::new`](crate::DefaultTransport::new).
     pub fn transport<S, B>(mut self, transport: S) -> Self
     where
         S: Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + Sync + 'static,
@@ -124,19 +132,36 @@ impl ClientBuilder {
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        self.transport = Some(crate::transport::stack(transport));
+        self.transport = Some(crate::transport::boxed(transport));
         self
     }
 
-    /// Credentials for the registry (and its token service). Default is anonymous.
-    pub fn credentials(mut self, credentials: Credentials) -> Self {
-        self.credentials = Some(credentials);
+    /// Adds a tower layer around the transport (the default one or the one given to
+    /// [`ClientBuilder::transport`]), e.g. one setting a header or recording requests,
+    /// without rebuilding the HTTP client. Default is none.
+    ///
+    /// The layer wraps a [`BoxTransport`](crate::BoxTransport): it sees every request the
+    /// transport sends — each redirect hop and token request, with `Authorization` when
+    /// there is one — under the redirect and auth layers. Layers stack in call order: the
+    /// first call is the outermost, the last wraps the transport directly.
+    pub fn layer<L, B>(mut self, layer: L) -> Self
+    where
+        L: Layer<BoxTransport> + Send + Sync + 'static,
+        L::Service:
+            Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + Sync + 'static,
+        <L::Service as Service<Request<RequestBody>>>::Future: Send,
+        <L::Service as Service<Request<RequestBody>>>::Error: Into<BoxError>,
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        self.layers.push(crate::stack::user_layer(layer));
         self
     }
 
-    /// Credentials, when there are any. Default is anonymous.
-    pub fn credentials_opt(mut self, credentials: Option<Credentials>) -> Self {
-        self.credentials = credentials;
+    /// Credentials for the registry (and its token service): a [`Credentials`], or an
+    /// `Option` of one (`None`: anonymous). Default is anonymous.
+    pub fn credentials(mut self, credentials: impl Into<Option<Credentials>>) -> Self {
+        self.credentials = credentials.into();
         self
     }
 
@@ -212,54 +237,73 @@ impl ClientBuilder {
     /// Trusts the CA certificates in `pem` (one or more PEM blocks) in addition to the
     /// roots, for the default transport.
     #[cfg(feature = "rustls")]
+    ///
+    /// Default is no extra CA. For the default transport only (see
+    /// [`ClientBuilder::transport`]).
     pub fn ca_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
-        self.tls.extra_roots_pem.push(pem.into());
+        self.tls = self.tls.ca_certificate_pem(pem);
+        self.tls_settings.push("ca_certificate_pem");
         self
     }
 
     /// Whether the default transport trusts the compiled-in Mozilla roots. Default is yes.
     #[cfg(feature = "webpki-roots")]
     pub fn webpki_roots(mut self, enabled: bool) -> Self {
-        self.tls.webpki_roots = enabled;
+        self.tls = self.tls.webpki_roots(enabled);
+        self.tls_settings.push("webpki_roots");
         self
     }
 
     /// Whether the default transport trusts the operating system's roots. Default is yes.
     #[cfg(feature = "native-roots")]
     pub fn native_roots(mut self, enabled: bool) -> Self {
-        self.tls.native_roots = enabled;
+        self.tls = self.tls.native_roots(enabled);
+        self.tls_settings.push("native_roots");
         self
     }
 
-    /// Builds the client: validates the host and assembles the request path.
+    /// Builds the client: validates the settings and assembles the stack the crate
+    /// documentation draws.
+    ///
+    /// Fails with [`Error::Config`]: an invalid host or `User-Agent`, an unusable CA
+    /// bundle, TLS settings next to a transport of the caller's, or no way to speak the
+    /// scheme with the features built.
     pub fn build(self) -> Result<Client, Error> {
         // The same host rule as references: `host[:port]` or a bracketed IPv6 address.
         Reference::new(self.host.clone(), self.repository.clone(), None, None).map_err(|_| {
-            Error::Config {
-                reason: format!("invalid registry host {:?}", self.host),
+            ConfigError::InvalidHost {
+                host: self.host.clone(),
             }
         })?;
-        let user_agent = HeaderValue::from_str(&self.user_agent).map_err(|_| Error::Config {
-            reason: format!("invalid User-Agent {:?}", self.user_agent),
-        })?;
+        let user_agent =
+            HeaderValue::from_str(&self.user_agent).map_err(|_| ConfigError::InvalidUserAgent {
+                user_agent: self.user_agent.clone(),
+            })?;
+        if self.transport.is_some() && !self.tls_settings.is_empty() {
+            let mut settings = self.tls_settings.clone();
+            settings.dedup();
+            return Err(ConfigError::TlsSettingsIgnored { settings }.into());
+        }
+        let scheme = Arc::new(SchemeState::new(self.scheme, &self.host));
         let transport = match self.transport {
             Some(t) => t,
-            None => self.default_transport()?,
+            None => self.default_transport(&scheme)?,
         };
-        let auth = AuthLayer::new(AuthConfig {
+        let service = crate::stack::build(StackConfig {
+            transport,
+            layers: self.layers,
+            scheme: scheme.clone(),
             credentials: self.credentials,
             pull_scope: format!("repository:{}:pull", self.repository),
-            http: transport.clone(),
             user_agent: user_agent.clone(),
             token_limit: self.limits.token,
             error_body_limit: self.limits.error_body,
             stall: self.stall,
         });
-        let service = BoxCloneSyncService::new(auth.layer(transport));
         Ok(Client {
             inner: Arc::new(Inner {
-                origin: format!("{}://{}", self.scheme.as_str(), self.host),
                 scheme: self.scheme,
+                scheme_state: scheme,
                 host: self.host,
                 repository: self.repository,
                 service,
@@ -274,20 +318,22 @@ impl ClientBuilder {
     }
 
     #[cfg(feature = "hyper")]
-    fn default_transport(&self) -> Result<HttpService, Error> {
+    fn default_transport(&self, scheme: &SchemeState) -> Result<BoxTransport, Error> {
         #[cfg(not(feature = "rustls"))]
-        if self.scheme == Scheme::Https {
-            return Err(Error::Config {
-                reason: "HTTPS needs the `rustls` feature or a transport".into(),
-            });
+        if scheme.current() == "https" {
+            return Err(ConfigError::HttpsUnavailable {
+                host: self.host.clone(),
+            }
+            .into());
         }
-        crate::transport::default_transport(&self.tls)
+        let _ = scheme;
+        Ok(crate::transport::boxed(crate::DefaultTransport::new(
+            &self.tls,
+        )?))
     }
 
     #[cfg(not(feature = "hyper"))]
-    fn default_transport(&self) -> Result<HttpService, Error> {
-        Err(Error::Config {
-            reason: "no transport: enable the `hyper` feature or call `transport`".into(),
-        })
+    fn default_transport(&self, _scheme: &SchemeState) -> Result<BoxTransport, Error> {
+        Err(ConfigError::NoTransport.into())
     }
 }

@@ -57,11 +57,23 @@ pub fn classify(error: &Error) -> Class {
 /// Whether a TLS library error sits in the chain: certificate and handshake failures do not
 /// heal on a retry.
 fn is_tls_rejection(error: &(dyn std::error::Error + 'static)) -> bool {
+    #[cfg(feature = "rustls")]
+    if find_in_chain::<rustls::Error>(error).is_some() {
+        return true;
+    }
+    let _ = error;
+    false
+}
+
+/// The first error of type `T` in `error`'s source chain (`error` included).
+#[cfg_attr(not(feature = "rustls"), allow(dead_code))]
+pub(crate) fn find_in_chain<'a, T: std::error::Error + 'static>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
     let mut current = Some(error);
     while let Some(e) = current {
-        #[cfg(feature = "rustls")]
-        if e.downcast_ref::<rustls::Error>().is_some() {
-            return true;
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
         }
         // An io::Error's `source()` skips the error it wraps; step into it instead.
         current = match e
@@ -72,7 +84,7 @@ fn is_tls_rejection(error: &(dyn std::error::Error + 'static)) -> bool {
             None => e.source(),
         };
     }
-    false
+    None
 }
 
 #[cfg(test)]
@@ -153,10 +165,13 @@ mod tests {
         };
         assert_eq!(classify(&status(503)), Class::Transient);
         assert_eq!(classify(&status(404)), Class::Permanent);
-        let digest = Error::BlobDigest {
+        let digest = Error::DigestMismatch {
             url: url(),
-            expected: ocipull_spec::Digest::sha256(b"a"),
-            actual: ocipull_spec::Digest::sha256(b"b"),
+            subject: crate::DigestSubject::Blob,
+            mismatch: ocipull_spec::DigestMismatch {
+                expected: ocipull_spec::Digest::sha256(b"a"),
+                actual: ocipull_spec::Digest::sha256(b"b"),
+            },
         };
         assert_eq!(classify(&digest), Class::Permanent);
         let too_large = Error::TooLarge {

@@ -10,27 +10,27 @@ use tower::ServiceExt as _;
 
 use crate::body::{Source, status_error};
 use crate::retry::{BackoffFactory, Observer, Retrier, RetryNotify};
+use crate::stack::SchemeState;
 use crate::transport::{HttpService, RequestBody, ResponseBody, final_url};
 use crate::{Error, RedactedUrl};
 
 /// The URL scheme the client speaks to the registry with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Scheme {
-    /// HTTPS (the default).
+    /// HTTPS, except that a registry on a loopback host (`localhost`, `127.0.0.0/8`,
+    /// `::1`) answering the TLS handshake in plain HTTP is spoken to in plain HTTP from
+    /// then on — once per client, shared by its clones. What Docker and
+    /// go-containerregistry do for local registries; every other host is HTTPS only, and
+    /// a loopback registry with a certificate (e.g. one given with
+    /// [`ClientBuilder::ca_certificate_pem`](crate::ClientBuilder::ca_certificate_pem))
+    /// stays on HTTPS. The default.
     #[default]
+    Auto,
+    /// HTTPS only, for every host.
     Https,
-    /// Plain HTTP, for registries on a trusted network or loopback.
+    /// Plain HTTP only, for registries on a trusted network.
     Http,
-}
-
-impl Scheme {
-    /// `https` or `http`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scheme::Https => "https",
-            Scheme::Http => "http",
-        }
-    }
 }
 
 /// Size limits on what the client reads into memory.
@@ -43,10 +43,10 @@ pub(crate) struct Limits {
 
 pub(crate) struct Inner {
     pub(crate) scheme: Scheme,
+    /// The scheme spoken now (after any loopback fallback), shared with the stack.
+    pub(crate) scheme_state: Arc<SchemeState>,
     pub(crate) host: String,
     pub(crate) repository: Repository,
-    /// `scheme://host`.
-    pub(crate) origin: String,
     pub(crate) service: HttpService,
     pub(crate) user_agent: HeaderValue,
     pub(crate) backoff: Option<BackoffFactory>,
@@ -61,8 +61,10 @@ pub(crate) struct Inner {
 /// (clones share the connection pool and the token cache). Build one with
 /// [`Client::builder`] or [`Client::builder_for`].
 ///
-/// Every operation goes down the same path: the operation, then the retry loop (backoff,
-/// `Retry-After`, deadline), the auth layer, the redirect layer, and the transport.
+/// Every operation goes down the same path, drawn in the [crate documentation](crate):
+/// the operation, the retry loop (backoff, `Retry-After`, deadline), the auth layer, the
+/// redirect layer, the layers given to [`ClientBuilder::layer`](crate::ClientBuilder::layer),
+/// and the transport.
 #[derive(Clone)]
 pub struct Client {
     pub(crate) inner: Arc<Inner>,
@@ -72,7 +74,7 @@ pub struct Client {
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("origin", &self.inner.origin)
+            .field("origin", &self.origin())
             .field("repository", &self.inner.repository)
             .field("deadline", &self.deadline)
             .finish_non_exhaustive()
@@ -90,9 +92,19 @@ impl Client {
         &self.inner.repository
     }
 
-    /// The scheme.
+    /// The scheme the client was built with ([`Scheme::Auto`] stays `Auto` after a
+    /// loopback fallback).
     pub fn scheme(&self) -> Scheme {
         self.inner.scheme
+    }
+
+    /// `scheme://host`, with the scheme spoken now.
+    pub(crate) fn origin(&self) -> String {
+        format!(
+            "{}://{}",
+            self.inner.scheme_state.current(),
+            self.inner.host
+        )
     }
 
     /// A client sharing everything with this one whose retries never sleep past
@@ -108,11 +120,12 @@ impl Client {
 
     /// `scheme://host/v2/<repository>/<path>`.
     pub(crate) fn url(&self, path: &str) -> Result<Uri, Error> {
-        let text = format!("{}/v2/{}/{path}", self.inner.origin, self.inner.repository);
-        text.parse().map_err(|e| Error::InvalidArgument {
-            repository: self.inner.repository.clone(),
-            reason: format!("cannot build a URL from {path:?}: {e}"),
-        })
+        let text = format!("{}/v2/{}/{path}", self.origin(), self.inner.repository);
+        text.parse()
+            .map_err(|e: http::uri::InvalidUri| Error::InvalidRequest {
+                input: text.clone(),
+                reason: e.to_string(),
+            })
     }
 
     /// A request with the client's `User-Agent`.
@@ -134,7 +147,7 @@ impl Client {
 
     /// Sends one request down the stack and returns a successful response; an error status
     /// becomes [`Error::Status`] (or [`Error::Redirect`] for a redirect that was not
-    /// followed). Waiting for the response head counts against the stall timeout.
+    /// followed).
     pub(crate) async fn send(
         &self,
         request: Request<RequestBody>,
@@ -143,21 +156,7 @@ impl Client {
         let method = request.method().clone();
         let uri = request.uri().clone();
         tracing::debug!(%method, url = %RedactedUrl::from(&uri), "request");
-        let response = match tokio::time::timeout(
-            self.inner.stall,
-            self.inner.service.clone().oneshot(request),
-        )
-        .await
-        {
-            Err(_) => {
-                return Err(Error::Stalled {
-                    method,
-                    url: RedactedUrl::from(&uri),
-                    timeout: self.inner.stall,
-                });
-            }
-            Ok(result) => result?,
-        };
+        let response = self.inner.service.clone().oneshot(request).await?;
         if let Some(observer) = observer {
             observer.response(response.headers());
         }

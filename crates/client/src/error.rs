@@ -11,7 +11,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Method, StatusCode};
 use ocipull_spec::layout::LayoutError;
-use ocipull_spec::{Digest, ErrorBody, ManifestError, Platform, Repository};
+use ocipull_spec::{
+    Digest, DigestMismatch, ErrorBody, ManifestError, Platform, Reference, Repository,
+};
 
 use crate::RedactedUrl;
 use crate::auth::ChallengeError;
@@ -26,19 +28,44 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The client's settings cannot work (a host that is not a host, an unreadable CA
-    /// certificate, HTTPS without a TLS transport).
-    #[error("invalid client configuration: {reason}")]
-    Config {
-        /// What is wrong.
-        reason: String,
+    /// The client's settings cannot work; [`ConfigError`] says which setting and why.
+    #[error("invalid client configuration: {0}")]
+    Config(#[from] ConfigError),
+
+    /// [`Client::pull`](crate::Client::pull) was given a reference to another registry or
+    /// repository than the client's. No request was sent: build a client for the
+    /// reference with [`Client::builder_for`](crate::Client::builder_for).
+    #[error(
+        "the reference {reference} is not in {client_host}/{client_repository}, the client's registry and repository; build a client for it with Client::builder_for"
+    )]
+    WrongTarget {
+        /// The client's registry `host[:port]`.
+        client_host: String,
+        /// The client's repository.
+        client_repository: Repository,
+        /// The reference that was refused.
+        reference: Box<Reference>,
     },
 
-    /// An operation was called with arguments it cannot use.
-    #[error("invalid request for repository {repository}: {reason}")]
-    InvalidArgument {
-        /// The client's repository.
-        repository: Repository,
+    /// A blob download was asked to start past the blob's end.
+    #[error(
+        "blob {digest}: offset {offset} is past its end ({size} bytes); ask for at most {size}"
+    )]
+    OffsetPastEnd {
+        /// The blob.
+        digest: Digest,
+        /// The offset asked for.
+        offset: u64,
+        /// The blob's size.
+        size: u64,
+    },
+
+    /// A request could not be built from the client's settings and the operation's
+    /// arguments (the URL is not a valid URI).
+    #[error("cannot build a request for {input:?}: {reason}")]
+    InvalidRequest {
+        /// The URL or part that was rejected.
+        input: String,
         /// What is wrong.
         reason: String,
     },
@@ -89,15 +116,17 @@ pub enum Error {
         source: ManifestError,
     },
 
-    /// The `Docker-Content-Digest` header does not match the content received.
-    #[error("{url}: Docker-Content-Digest says {header} but the content hashes to {actual}")]
-    ContentDigestMismatch {
-        /// The request URL.
+    /// Content does not hash to the digest it must have: a blob to its descriptor's
+    /// digest, a manifest to the digest asked for, or either to the registry's
+    /// `Docker-Content-Digest`. Nothing that failed the check was kept.
+    #[error("{url}: {subject} should be {} but hashes to {}", mismatch.expected, mismatch.actual)]
+    DigestMismatch {
+        /// Where the content came from.
         url: RedactedUrl,
-        /// The header's digest.
-        header: Digest,
-        /// The digest of what arrived.
-        actual: Digest,
+        /// What was checked.
+        subject: DigestSubject,
+        /// The digest expected and the digest found.
+        mismatch: DigestMismatch,
     },
 
     /// A response header the protocol relies on is malformed.
@@ -111,17 +140,6 @@ pub enum Error {
         value: String,
         /// What is wrong.
         reason: String,
-    },
-
-    /// A blob's content does not hash to its descriptor's digest. Nothing was kept.
-    #[error("blob {expected} from {url}: the content hashes to {actual}")]
-    BlobDigest {
-        /// Where the blob came from.
-        url: RedactedUrl,
-        /// The descriptor's digest.
-        expected: Digest,
-        /// The digest of what arrived.
-        actual: Digest,
     },
 
     /// A blob is not the size its descriptor says.
@@ -189,6 +207,18 @@ pub enum Error {
         reason: String,
     },
 
+    /// A listing (tags, referrers) links more pages than the client follows; what was
+    /// read so far is dropped rather than returned as if it were complete.
+    #[error(
+        "{url}: the listing has more than {limit} pages; the registry may be linking pages in a circle"
+    )]
+    TooManyPages {
+        /// The page that links one page too many.
+        url: RedactedUrl,
+        /// The pages followed.
+        limit: usize,
+    },
+
     /// A redirect could not be followed: too many, or a `Location` that is not a URL.
     #[error("{url}: redirect not followed ({status}): too many redirects or an invalid Location")]
     Redirect {
@@ -235,6 +265,86 @@ pub enum Error {
         /// What is wrong (never the file's content).
         reason: String,
     },
+}
+
+/// What a digest check was about, in [`Error::DigestMismatch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DigestSubject {
+    /// A blob, against its descriptor's digest.
+    Blob,
+    /// A manifest or index, against the digest it was asked for by.
+    Manifest,
+    /// Content against the registry's `Docker-Content-Digest` header (distribution-spec
+    /// "Pulling manifests": a client should verify it), or the header against the digest
+    /// asked for.
+    ContentDigestHeader,
+}
+
+impl std::fmt::Display for DigestSubject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DigestSubject::Blob => "the blob",
+            DigestSubject::Manifest => "the manifest",
+            DigestSubject::ContentDigestHeader => "the Docker-Content-Digest",
+        })
+    }
+}
+
+/// Why [`ClientBuilder::build`](crate::ClientBuilder::build) refused the settings; each
+/// variant carries the rejected input.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The registry host is not `host[:port]` or a bracketed IPv6 address.
+    #[error(
+        "invalid registry host {host:?}: give `host[:port]`, e.g. `ghcr.io` or `127.0.0.1:5000`"
+    )]
+    InvalidHost {
+        /// The host given.
+        host: String,
+    },
+    /// The `User-Agent` is not valid header text (RFC 9110 §10.1.5).
+    #[error("invalid User-Agent {user_agent:?}: use visible ASCII")]
+    InvalidUserAgent {
+        /// The value given.
+        user_agent: String,
+    },
+    /// A CA certificate bundle given to `ca_certificate_pem` cannot be used.
+    #[error("CA certificate bundle #{bundle}: {reason}")]
+    CaCertificate {
+        /// Which bundle, counting from 1 in the order given.
+        bundle: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The TLS library refused its configuration.
+    #[error("TLS setup: {reason}")]
+    Tls {
+        /// The library's message.
+        reason: String,
+    },
+    /// TLS settings of the default transport were combined with a transport of the
+    /// caller's, which they cannot reach: configure TLS on that transport instead (e.g.
+    /// build a [`DefaultTransport`](crate::DefaultTransport) with them and pass it).
+    #[error(
+        "{} cannot apply to a transport given with `transport`: configure TLS on that transport",
+        settings.join(", ")
+    )]
+    TlsSettingsIgnored {
+        /// The builder settings that would have been ignored.
+        settings: Vec<&'static str>,
+    },
+    /// HTTPS was required but the crate was built without the `rustls` feature and no
+    /// transport was given.
+    #[error("HTTPS to {host} needs the `rustls` feature or a transport of your own")]
+    HttpsUnavailable {
+        /// The registry host.
+        host: String,
+    },
+    /// The crate was built without the `hyper` feature and no transport was given.
+    #[error("no transport: enable the `hyper` feature or call `ClientBuilder::transport`")]
+    NoTransport,
 }
 
 /// An error status from a registry or token service.

@@ -2,22 +2,26 @@
 //! OCI image layout — robust against the failures real registries produce.
 //!
 //! A [`Client`] talks to one repository of one registry. Every operation goes down the same
-//! path, readable top to bottom:
+//! path, readable top to bottom (assembled in one place, `src/stack.rs`):
 //!
 //! ```text
-//! operation      read / head / blob / tags / referrers / pull
-//!  └ retry loop  backoff per operation, Retry-After, deadline; blobs resume with Range
-//!     └ auth     401 → WWW-Authenticate → Bearer token (cached) or Basic → retry once
-//!        └ redirects   up to 10; Authorization never crosses to another origin
-//!           └ transport   any tower::Service<http::Request> (default: hyper-util + rustls)
+//! operation          read / head / blob / tags / referrers / pull
+//!  └ retry loop      backoff per operation, Retry-After, deadline; blobs resume with Range
+//!     └ stall        no response head within the stall timeout → Error::Stalled
+//!        └ auth      401 → WWW-Authenticate → Bearer token (cached) or Basic → retry once
+//!           └ redirects        up to 10; Authorization never crosses to another origin
+//!              └ loopback fallback   Scheme::Auto: HTTPS → plain HTTP once per client
+//!                 └ user layers      ClientBuilder::layer (first call outermost)
+//!                    └ transport     DefaultTransport (hyper-util + rustls) or any
+//!                                    tower::Service<http::Request> (ClientBuilder::transport)
 //! ```
 //!
 //! The example serves one manifest from an in-memory transport (any `tower::Service`
 //! works) and reads it back, verified against its digest:
 //!
 //! ```
-//! use ocipull_client::{Client, RequestBody, Scheme};
-//! use ocipull_spec::{Bytes, Digest, media_type};
+//! use ocipull_client::{Client, ManifestRef, RequestBody, Scheme};
+//! use ocipull_spec::{Bytes, Digest, Tag, media_type};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -37,7 +41,8 @@
 //!     .scheme(Scheme::Http)
 //!     .transport(registry)
 //!     .build()?;
-//! let read = client.read(Some(&"v1".parse()?), Some(&digest)).await?;
+//! let tag: Tag = "v1".parse()?;
+//! let read = client.read(ManifestRef::TagAt(tag, digest.clone())).await?;
 //! assert_eq!(read.digest(), &digest);
 //! assert_eq!(read.media_type(), media_type::OCI_IMAGE_INDEX);
 //! # Ok(()) }
@@ -53,6 +58,7 @@
 //! output.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 
 pub mod auth;
 mod body;
@@ -60,10 +66,12 @@ mod builder;
 mod classify;
 mod client;
 mod error;
+mod manifest_ref;
 mod ops;
 mod pull;
 mod redact;
 pub mod retry;
+mod stack;
 #[cfg(test)]
 mod test_transport;
 mod transport;
@@ -75,13 +83,14 @@ pub use builder::{
 };
 pub use classify::{Class, classify, classify_status};
 pub use client::{Client, Scheme};
-pub use error::{BoxError, Error, HttpError};
-pub use ops::{BlobStream, MAX_PAGES, RANGE_IGNORED_BUDGET_FACTOR, RANGE_IGNORED_BUDGET_FLOOR};
-pub use pull::{
-    DEFAULT_JOBS, EventHandler, MAX_INDEX_DEPTH, Platforms, PullEvent, PullOptions, PullReport,
-};
+pub use error::{BoxError, ConfigError, DigestSubject, Error, HttpError};
+pub use manifest_ref::ManifestRef;
+pub use ops::{BlobStream, NextPage, TagPage};
+pub use pull::{DEFAULT_JOBS, EventHandler, Platforms, PullEvent, PullOptions, PullReport};
 pub use redact::RedactedUrl;
-pub use transport::{MAX_REDIRECTS, RequestBody, ResponseBody};
+pub use transport::{BoxTransport, RequestBody, ResponseBody};
+#[cfg(feature = "hyper")]
+pub use transport::{DefaultTransport, TlsConfig};
 
 /// Re-exported so callers can name backoffs without depending on `backon`.
 pub use backon;

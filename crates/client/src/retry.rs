@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use backon::{Backoff, BackoffBuilder, ExponentialBuilder};
+use futures_util::future::BoxFuture;
 use http::HeaderMap;
 use tokio::time::Instant;
 
@@ -86,7 +87,7 @@ pub(crate) struct Retrier {
     attempt: u32,
     deadline: Option<Instant>,
     notify: Option<RetryNotify>,
-    pub(crate) observer: Option<Arc<dyn Observer>>,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl Retrier {
@@ -143,6 +144,26 @@ impl Retrier {
                 true
             }
             None => false,
+        }
+    }
+
+    /// Runs `attempt` on `state` until it succeeds or [`Retrier::wait`] gives up: the loop
+    /// of [`Retrier::run`] for an attempt that changes state the next attempt continues
+    /// from (a blob stream resuming with `Range` where the last attempt stopped).
+    pub(crate) async fn run_with<S, T>(
+        &mut self,
+        state: &mut S,
+        mut attempt: impl for<'a> FnMut(&'a mut S) -> BoxFuture<'a, Result<T, Error>>,
+    ) -> Result<T, Error> {
+        loop {
+            match attempt(state).await {
+                Ok(value) => return Ok(value),
+                Err(error) => {
+                    if !self.wait(&error).await {
+                        return Err(error);
+                    }
+                }
+            }
         }
     }
 

@@ -37,7 +37,9 @@ use http_body_util::StreamBody;
 use http_body_util::combinators::UnsyncBoxBody;
 use ocipull_client::auth::parse_challenges;
 use ocipull_client::backon::ConstantBuilder;
-use ocipull_client::{BoxError, Client, Credentials, Platforms, PullOptions, RequestBody, Scheme};
+use ocipull_client::{
+    BoxError, Client, Credentials, ManifestRef, Platforms, PullOptions, RequestBody, Scheme,
+};
 use ocipull_spec::layout::LayoutReader;
 use ocipull_spec::{Descriptor, Digest, Reference, media_type};
 
@@ -251,21 +253,18 @@ fn text_contains(haystack: &[u8], needle: &str) -> bool {
 
 /// Runs `operation`; an error comes back as its `Display` and `Debug` text.
 async fn operate(client: &Client, operation: &str) -> Result<(), String> {
-    let tag = TAG.parse().expect("a valid tag");
+    let tag: ocipull_spec::Tag = TAG.parse().expect("a valid tag");
     let manifest_digest = Digest::sha256(MANIFEST);
     let describe = |e: ocipull_client::Error| format!("{e}\n{e:?}");
     match operation {
-        "read-tag" => client
-            .read(Some(&tag), None)
-            .await
-            .map(drop)
-            .map_err(describe),
+        "read-tag" => client.read(&tag).await.map(drop).map_err(describe),
         "read-digest" | "read-tag-and-digest" => {
-            let tag = (operation == "read-tag-and-digest").then_some(&tag);
-            let manifest = client
-                .read(tag, Some(&manifest_digest))
-                .await
-                .map_err(describe)?;
+            let reference = if operation == "read-tag-and-digest" {
+                ManifestRef::TagAt(tag.clone(), manifest_digest.clone())
+            } else {
+                ManifestRef::Digest(manifest_digest.clone())
+            };
+            let manifest = client.read(reference).await.map_err(describe)?;
             assert_eq!(
                 manifest.digest(),
                 &manifest_digest,
@@ -273,11 +272,7 @@ async fn operate(client: &Client, operation: &str) -> Result<(), String> {
             );
             Ok(())
         }
-        "head" => client
-            .head(Some(&tag), None)
-            .await
-            .map(drop)
-            .map_err(describe),
+        "head" => client.head(&tag).await.map(drop).map_err(describe),
         "blob" => blob(client).await,
         "tags" => client.tags().await.map(drop).map_err(describe),
         "pull-platform" | "pull-all" => pull(client, operation == "pull-all").await,

@@ -209,3 +209,26 @@ pub fn digests<'a>(ds: impl IntoIterator<Item = &'a Descriptor>) -> Vec<Digest> 
     out.dedup();
     out
 }
+
+/// The `N` of a `Range: bytes=N-` request header (a test failure for any other form).
+///
+/// Where a cut lands depends on how much the server flushed before it, which varies with
+/// load: tests assert `0 < N <= cut`, not an exact offset.
+pub fn range_start(range: Option<&str>) -> u64 {
+    let value = range.expect("a Range header");
+    value
+        .strip_prefix("bytes=")
+        .and_then(|r| r.strip_suffix('-'))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not an open Range: {value:?}"))
+}
+
+/// Asserts a resume continued after some, and at most `cut`, bytes; returns where.
+pub fn assert_resumed_within(range: Option<&str>, cut: u64) -> u64 {
+    let start = range_start(range);
+    assert!(
+        start > 0 && start <= cut,
+        "resumed at {start}, cut at {cut}"
+    );
+    start
+}

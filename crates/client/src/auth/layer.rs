@@ -335,7 +335,7 @@ mod tests {
             .build()
             .unwrap();
         client
-            .read(Some(&"v1".parse().unwrap()), None)
+            .read("v1".parse::<ocipull_spec::Tag>().unwrap())
             .await
             .unwrap();
         let seen = script.seen();
@@ -371,7 +371,7 @@ mod tests {
             .build()
             .unwrap();
         client
-            .read(Some(&"v1".parse().unwrap()), None)
+            .read("v1".parse::<ocipull_spec::Tag>().unwrap())
             .await
             .unwrap();
         let token = &script.seen()[1];
@@ -395,12 +395,8 @@ mod tests {
             }
         });
         let client = script.client();
-        let tag = "v1".parse().unwrap();
-        let (a, b, c) = tokio::join!(
-            client.read(Some(&tag), None),
-            client.read(Some(&tag), None),
-            client.read(Some(&tag), None)
-        );
+        let tag: ocipull_spec::Tag = "v1".parse().unwrap();
+        let (a, b, c) = tokio::join!(client.read(&tag), client.read(&tag), client.read(&tag));
         a.unwrap();
         b.unwrap();
         c.unwrap();
@@ -425,7 +421,7 @@ mod tests {
             .build()
             .unwrap();
         client
-            .read(Some(&"v1".parse().unwrap()), None)
+            .read("v1".parse::<ocipull_spec::Tag>().unwrap())
             .await
             .unwrap();
         assert_eq!(script.seen()[1].header("authorization"), Some("Basic dTpw"));
@@ -434,7 +430,7 @@ mod tests {
             Script::new([Reply::new(401).header("www-authenticate", r#"Basic realm="r""#)]);
         let err = script
             .client()
-            .read(Some(&"v1".parse().unwrap()), None)
+            .read("v1".parse::<ocipull_spec::Tag>().unwrap())
             .await
             .unwrap_err();
         assert_eq!(err.status(), Some(http::StatusCode::UNAUTHORIZED));
@@ -459,15 +455,15 @@ mod tests {
             }
         });
         let client = script.client();
-        let tag = "v1".parse().unwrap();
-        client.read(Some(&tag), None).await.unwrap();
+        let tag: ocipull_spec::Tag = "v1".parse().unwrap();
+        client.read(&tag).await.unwrap();
         // Within the lifetime less the renewal margin (6 s of 60): the token is reused.
         tokio::time::advance(std::time::Duration::from_secs(50)).await;
-        client.read(Some(&tag), None).await.unwrap();
+        client.read(&tag).await.unwrap();
         assert_eq!(tokens.load(std::sync::atomic::Ordering::SeqCst), 1);
         // Past it: a new token is fetched before the request, which then needs no 401.
         tokio::time::advance(std::time::Duration::from_secs(5)).await;
-        client.read(Some(&tag), None).await.unwrap();
+        client.read(&tag).await.unwrap();
         assert_eq!(tokens.load(std::sync::atomic::Ordering::SeqCst), 2);
         let seen = script.seen();
         let last = &seen[seen.len() - 2..];

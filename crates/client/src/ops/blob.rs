@@ -21,22 +21,22 @@ use ocipull_spec::{Descriptor, DigestVerifier};
 use crate::body::content_length;
 use crate::retry::{Observer, Retrier};
 use crate::transport::{RequestBody, ResponseBody, final_url};
-use crate::{Client, Error, RedactedUrl};
+use crate::{Client, DigestSubject, Error, RedactedUrl};
 
 /// Bytes a blob download may discard in total because the registry ignored `Range`, as a
 /// multiple of the blob's size: one extra download of the blob at most, so the total stays
 /// linear in the size however often the connection drops.
-pub const RANGE_IGNORED_BUDGET_FACTOR: u64 = 1;
+const RANGE_IGNORED_BUDGET_FACTOR: u64 = 1;
 
 /// The budget is at least this much, so small blobs always survive a few dropped
 /// connections: re-reading a megabyte costs nothing worth refusing.
-pub const RANGE_IGNORED_BUDGET_FLOOR: u64 = 1024 * 1024;
+const RANGE_IGNORED_BUDGET_FLOOR: u64 = 1024 * 1024;
 
 /// A blob's content as a stream of verified chunks.
 ///
 /// Implements [`Stream`] of `Result<Bytes, Error>`; [`BlobStream::into_reader`] gives an
 /// `AsyncRead`. The last chunk is only yielded once the whole content matched its digest;
-/// a mismatch is yielded as [`Error::BlobDigest`] instead.
+/// a mismatch is yielded as [`Error::DigestMismatch`] instead.
 pub struct BlobStream {
     descriptor: Descriptor,
     inner: Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>,
@@ -99,33 +99,34 @@ impl Client {
         observer: Option<Arc<dyn Observer>>,
     ) -> Result<BlobStream, Error> {
         if offset > descriptor.size {
-            return Err(Error::InvalidArgument {
-                repository: self.repository().clone(),
-                reason: format!(
-                    "offset {offset} is past the end of blob {} ({} bytes)",
-                    descriptor.digest, descriptor.size
-                ),
+            return Err(Error::OffsetPastEnd {
+                digest: descriptor.digest.clone(),
+                offset,
+                size: descriptor.size,
             });
         }
         let uri = self.url(&format!("blobs/{}", descriptor.digest))?;
         let budget = (descriptor.size.saturating_mul(RANGE_IGNORED_BUDGET_FACTOR))
             .max(RANGE_IGNORED_BUDGET_FLOOR);
         let mut fetch = Fetch {
-            client: self.clone(),
-            descriptor: descriptor.clone(),
-            url: RedactedUrl::from(&uri),
-            uri,
-            offset,
-            verifier: verify.then(|| descriptor.digest.verifier()),
-            body: None,
-            skip: 0,
-            skip_budget: budget,
+            transfer: Transfer {
+                client: self.clone(),
+                descriptor: descriptor.clone(),
+                url: RedactedUrl::from(&uri),
+                uri,
+                offset,
+                verifier: verify.then(|| descriptor.digest.verifier()),
+                body: None,
+                skip: 0,
+                skip_budget: budget,
+                observer: observer.clone(),
+                finished: false,
+            },
             retrier: self.retrier(observer),
-            finished: false,
         };
         if offset == descriptor.size {
             // Nothing to download (an empty blob, or a download already complete).
-            fetch.complete()?;
+            fetch.transfer.complete()?;
         } else {
             fetch.open().await?;
         }
@@ -139,8 +140,32 @@ impl Client {
     }
 }
 
-/// The state of one blob download.
+/// One blob download: the transfer and the retry loop of its operation, which covers the
+/// first request and every resume (the same loop, from retry.rs, as every operation).
 struct Fetch {
+    transfer: Transfer,
+    retrier: Retrier,
+}
+
+impl Fetch {
+    /// Opens the first response, retrying as the backoff allows.
+    async fn open(&mut self) -> Result<(), Error> {
+        self.retrier
+            .run_with(&mut self.transfer, |t| Box::pin(t.open_once()))
+            .await
+    }
+
+    /// The next chunk, resuming on a new request (with `Range`) after a failure as the
+    /// backoff allows; `None` once the whole blob was delivered and verified.
+    async fn next_chunk(&mut self) -> Result<Option<Bytes>, Error> {
+        self.retrier
+            .run_with(&mut self.transfer, |t| Box::pin(t.next_chunk_once()))
+            .await
+    }
+}
+
+/// Where a blob download stands: what the next attempt continues from.
+struct Transfer {
     client: Client,
     descriptor: Descriptor,
     uri: Uri,
@@ -154,38 +179,23 @@ struct Fetch {
     skip: u64,
     /// Bytes that may still be discarded that way.
     skip_budget: u64,
-    retrier: Retrier,
+    observer: Option<Arc<dyn Observer>>,
     finished: bool,
 }
 
-impl Fetch {
-    /// Opens a response continuing at `offset`, retrying as the backoff allows.
-    async fn open(&mut self) -> Result<(), Error> {
-        loop {
-            match self.open_once().await {
-                Ok(()) => return Ok(()),
-                Err(error) => {
-                    if !self.retrier.wait(&error).await {
-                        return Err(error);
-                    }
-                }
-            }
-        }
-    }
-
+impl Transfer {
     async fn open_once(&mut self) -> Result<(), Error> {
         let mut request = self.client.request(Method::GET, self.uri.clone());
         if self.offset > 0 {
             request = request.header(header::RANGE, format!("bytes={}-", self.offset));
-            if let Some(observer) = &self.retrier.observer {
+            if let Some(observer) = &self.observer {
                 observer.resumed(self.offset);
             }
         }
         let request = request
             .body(RequestBody::default())
             .map_err(|e| self.client.bad_request(e))?;
-        let observer = self.retrier.observer.clone();
-        let response = self.client.send(request, observer.as_deref()).await?;
+        let response = self.client.send(request, self.observer.as_deref()).await?;
         self.url = final_url(&response, &self.uri);
         let remaining = self.descriptor.size - self.offset;
         let length = content_length(response.headers());
@@ -246,17 +256,21 @@ impl Fetch {
         }
     }
 
-    /// The next chunk; `None` once the whole blob was delivered and verified.
-    async fn next_chunk(&mut self) -> Result<Option<Bytes>, Error> {
+    /// One attempt at the next chunk: opens a response continuing at the offset when
+    /// there is none, then reads until a chunk to deliver. A failure drops the response, so
+    /// the next attempt resumes from the offset.
+    async fn next_chunk_once(&mut self) -> Result<Option<Bytes>, Error> {
         let stall = self.client.inner.stall;
         loop {
             if self.finished {
                 return Ok(None);
             }
             if self.body.is_none() {
-                self.open().await?;
+                self.open_once().await?;
             }
-            let body = self.body.as_mut().expect("opened above");
+            let Some(body) = self.body.as_mut() else {
+                continue;
+            };
             let failure = match tokio::time::timeout(stall, body.frame()).await {
                 Ok(Some(Ok(frame))) => {
                     if let Ok(data) = frame.into_data() {
@@ -266,17 +280,14 @@ impl Fetch {
                     }
                     continue;
                 }
-                Ok(None) => {
-                    // A clean end before the descriptor's size: the registry sent a short
-                    // body on purpose, which another request will not fix.
-                    self.body = None;
-                    return Err(Error::BlobSize {
-                        url: self.url.clone(),
-                        digest: self.descriptor.digest.clone(),
-                        expected: self.descriptor.size,
-                        actual: self.offset,
-                    });
-                }
+                // A clean end before the descriptor's size: the registry sent a short
+                // body on purpose, which another request will not fix (permanent).
+                Ok(None) => Error::BlobSize {
+                    url: self.url.clone(),
+                    digest: self.descriptor.digest.clone(),
+                    expected: self.descriptor.size,
+                    actual: self.offset,
+                },
                 Ok(Some(Err(source))) => Error::Connection {
                     method: Method::GET,
                     url: self.url.clone(),
@@ -289,9 +300,7 @@ impl Fetch {
                 },
             };
             self.body = None;
-            if !self.retrier.wait(&failure).await {
-                return Err(failure);
-            }
+            return Err(failure);
         }
     }
 
@@ -330,11 +339,13 @@ impl Fetch {
         self.finished = true;
         self.body = None;
         if let Some(verifier) = self.verifier.take() {
-            verifier.finish().map_err(|m| Error::BlobDigest {
-                url: self.url.clone(),
-                expected: m.expected,
-                actual: m.actual,
-            })?;
+            verifier
+                .finish()
+                .map_err(|mismatch| Error::DigestMismatch {
+                    url: self.url.clone(),
+                    subject: DigestSubject::Blob,
+                    mismatch,
+                })?;
         }
         Ok(())
     }
@@ -506,7 +517,10 @@ mod transport_tests {
         assert_eq!(stream.next().await.unwrap().unwrap().len(), 20);
         assert!(matches!(
             stream.next().await,
-            Some(Err(Error::BlobDigest { .. }))
+            Some(Err(Error::DigestMismatch {
+                subject: crate::DigestSubject::Blob,
+                ..
+            }))
         ));
         assert!(stream.next().await.is_none());
     }
@@ -520,7 +534,14 @@ mod transport_tests {
         assert_eq!(stream.count().await, 0);
         assert!(script.seen().is_empty());
         let err = script.client().blob_from(&blob(), 37).await.unwrap_err();
-        assert!(matches!(err, Error::InvalidArgument { .. }));
+        assert!(matches!(
+            err,
+            Error::OffsetPastEnd {
+                offset: 37,
+                size: 36,
+                ..
+            }
+        ));
     }
 
     #[tokio::test]

@@ -7,7 +7,7 @@ use crate::{Client, Error, RedactedUrl};
 
 /// Pages followed for one listing: far more than any real repository needs (at the usual
 /// 100 entries a page, a million tags), but finite if a registry links pages in a circle.
-pub const MAX_PAGES: usize = 10_000;
+pub(crate) const MAX_PAGES: usize = 10_000;
 
 /// The target of the `rel="next"` link, if any.
 pub(crate) fn next_link(headers: &HeaderMap) -> Option<String> {
@@ -59,7 +59,7 @@ impl Client {
         let next = base
             .join(target)
             .map_err(|e| invalid(format!("invalid Link target: {e}")))?;
-        let origin = url::Url::parse(&self.inner.origin).map_err(|e| invalid(e.to_string()))?;
+        let origin = url::Url::parse(&self.origin()).map_err(|e| invalid(e.to_string()))?;
         if next.origin() != origin.origin() {
             return Err(invalid(format!(
                 "the next page {} is on another origin",

@@ -3,13 +3,15 @@
 use std::sync::Arc;
 
 use http::{HeaderMap, HeaderValue, Method, header};
-use ocipull_spec::{Descriptor, Digest, DigestError, Manifest, Tag, media_type};
+use ocipull_spec::{
+    Descriptor, Digest, DigestError, DigestMismatch, Manifest, ManifestError, media_type,
+};
 
 use super::document::Document;
 use crate::body::content_length;
 use crate::retry::Observer;
 use crate::transport::{RequestBody, final_url};
-use crate::{Client, Error, RedactedUrl};
+use crate::{Client, DigestSubject, Error, ManifestRef, RedactedUrl};
 
 /// The `Docker-Content-Digest` header (distribution-spec: registries should send it with
 /// manifests and blobs).
@@ -21,22 +23,6 @@ pub(crate) const DOCKER_CONTENT_DIGEST: &str = "docker-content-digest";
 fn accept() -> HeaderValue {
     HeaderValue::from_str(&media_type::MANIFEST_ACCEPT.join(", "))
         .expect("media types are valid header text")
-}
-
-/// The reference a manifest request names.
-fn reference<'a>(
-    client: &Client,
-    tag: Option<&'a Tag>,
-    digest: Option<&'a Digest>,
-) -> Result<&'a str, Error> {
-    match (tag, digest) {
-        (Some(tag), _) => Ok(tag.as_str()),
-        (None, Some(digest)) => Ok(digest.as_str()),
-        (None, None) => Err(Error::InvalidArgument {
-            repository: client.repository().clone(),
-            reason: "a manifest is named by a tag, a digest, or both; neither was given".into(),
-        }),
-    }
 }
 
 /// Parses `Docker-Content-Digest`. Digests with an algorithm the client does not know are
@@ -65,31 +51,29 @@ fn content_type(headers: &HeaderMap) -> Option<String> {
 }
 
 impl Client {
-    /// Fetches a manifest or index by tag, digest, or both.
+    /// Fetches a manifest or index named by `reference`: a [`Tag`](ocipull_spec::Tag), a
+    /// [`Digest`], a [`ManifestRef`] or a `&Reference` (its tag and digest).
     ///
-    /// - With a tag only, the registry is trusted to name the right content.
-    /// - With a digest, the bytes must hash to it.
-    /// - With both, the tag is requested and the digest verifies the answer.
+    /// - By tag ([`ManifestRef::Tag`]), the registry is trusted to name the right content.
+    /// - By digest ([`ManifestRef::Digest`]), the bytes must hash to it.
+    /// - By both ([`ManifestRef::TagAt`]), the tag is requested and the digest verifies
+    ///   the answer.
     ///
     /// `Accept` lists the OCI and Docker schema 2 types. As the distribution-spec advises, a
     /// `Content-Type` contradicting the body's `mediaType`, or a `Docker-Content-Digest`
     /// (sha256 or sha512) that does not match the bytes, is an error. The body is read only
     /// up to the manifest limit (50 MiB by default).
-    pub async fn read(
-        &self,
-        tag: Option<&Tag>,
-        digest: Option<&Digest>,
-    ) -> Result<Manifest, Error> {
-        self.read_observed(tag, digest, None).await
+    pub async fn read(&self, reference: impl Into<ManifestRef>) -> Result<Manifest, Error> {
+        self.read_observed(&reference.into(), None).await
     }
 
     pub(crate) async fn read_observed(
         &self,
-        tag: Option<&Tag>,
-        digest: Option<&Digest>,
+        reference: &ManifestRef,
         observer: Option<Arc<dyn Observer>>,
     ) -> Result<Manifest, Error> {
-        let uri = self.url(&format!("manifests/{}", reference(self, tag, digest)?))?;
+        let uri = self.url(&format!("manifests/{}", reference.path_segment()))?;
+        let digest = reference.digest();
         let mut retrier = self.retrier(observer.clone());
         retrier
             .run(|| self.read_once(uri.clone(), digest, observer.as_deref()))
@@ -112,37 +96,38 @@ impl Client {
         if let Some(claimed) = header_digest(&headers, &url)? {
             let actual = Digest::compute(claimed.algorithm(), &bytes);
             if actual != claimed {
-                return Err(Error::ContentDigestMismatch {
+                return Err(Error::DigestMismatch {
                     url,
-                    header: claimed,
-                    actual,
+                    subject: DigestSubject::ContentDigestHeader,
+                    mismatch: DigestMismatch {
+                        expected: claimed,
+                        actual,
+                    },
                 });
             }
         }
         let declared = content_type(&headers);
         Manifest::from_bytes(bytes, declared.as_deref(), expected)
-            .map_err(|source| Error::Manifest { url, source })
+            .map_err(|source| manifest_error(url, source))
     }
 
     /// The descriptor (digest, size, media type) of a manifest, from a `HEAD` request.
     ///
     /// The digest comes from `Docker-Content-Digest` (or the digest asked for); when the
     /// registry leaves out what a descriptor needs, the manifest is fetched with
-    /// [`Client::read`] instead. With both a tag and a digest, the registry's digest must
-    /// be the one given.
-    pub async fn head(
-        &self,
-        tag: Option<&Tag>,
-        digest: Option<&Digest>,
-    ) -> Result<Descriptor, Error> {
-        let uri = self.url(&format!("manifests/{}", reference(self, tag, digest)?))?;
+    /// [`Client::read`] instead. With a digest ([`ManifestRef::Digest`] or
+    /// [`ManifestRef::TagAt`]), the registry's digest must be the one given.
+    pub async fn head(&self, reference: impl Into<ManifestRef>) -> Result<Descriptor, Error> {
+        let reference = reference.into();
+        let uri = self.url(&format!("manifests/{}", reference.path_segment()))?;
+        let digest = reference.digest();
         let found = self
             .retrier(None)
             .run(|| self.head_once(uri.clone(), digest))
             .await?;
         match found {
             Some(descriptor) => Ok(descriptor),
-            None => Ok(self.read(tag, digest).await?.descriptor()),
+            None => Ok(self.read_observed(&reference, None).await?.descriptor()),
         }
     }
 
@@ -162,11 +147,13 @@ impl Client {
         let claimed = header_digest(headers, &url)?;
         if let (Some(claimed), Some(expected)) = (&claimed, expected) {
             if claimed != expected {
-                return Err(Error::InvalidResponse {
+                return Err(Error::DigestMismatch {
                     url,
-                    reason: format!(
-                        "Docker-Content-Digest is {claimed}, not the requested {expected}"
-                    ),
+                    subject: DigestSubject::ContentDigestHeader,
+                    mismatch: DigestMismatch {
+                        expected: expected.clone(),
+                        actual: claimed.clone(),
+                    },
                 });
             }
         }
@@ -181,9 +168,21 @@ impl Client {
     }
 
     pub(crate) fn bad_request(&self, e: http::Error) -> Error {
-        Error::InvalidArgument {
-            repository: self.repository().clone(),
-            reason: format!("cannot build the request: {e}"),
+        Error::InvalidRequest {
+            input: format!("{}/v2/{}", self.origin(), self.repository()),
+            reason: e.to_string(),
         }
+    }
+}
+
+/// A manifest error, with a digest mismatch in the one shape every digest check uses.
+pub(crate) fn manifest_error(url: RedactedUrl, source: ManifestError) -> Error {
+    match source {
+        ManifestError::Digest(mismatch) => Error::DigestMismatch {
+            url,
+            subject: DigestSubject::Manifest,
+            mismatch,
+        },
+        source => Error::Manifest { url, source },
     }
 }

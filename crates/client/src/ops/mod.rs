@@ -7,5 +7,5 @@ pub(crate) mod manifest;
 mod referrers;
 mod tags;
 
-pub use blob::{BlobStream, RANGE_IGNORED_BUDGET_FACTOR, RANGE_IGNORED_BUDGET_FLOOR};
-pub use link::MAX_PAGES;
+pub use blob::BlobStream;
+pub use tags::{NextPage, TagPage};

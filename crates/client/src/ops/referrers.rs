@@ -15,7 +15,8 @@ impl Client {
     /// `artifact_type` (filtered here too, whether or not the registry applied the filter).
     ///
     /// A registry without the referrers API answers 404; the client then reads the
-    /// fallback tag `<algorithm>-<hex>`, and no such tag means no referrers.
+    /// fallback tag `<algorithm>-<hex>`, and no such tag means no referrers. Every page is
+    /// read and merged; more than 10 000 pages is [`Error::TooManyPages`].
     pub async fn referrers(
         &self,
         digest: &Digest,
@@ -44,15 +45,13 @@ impl Client {
             index.manifests.extend(found.manifests);
             match next {
                 Some(next) if !seen.contains(&next) => uri = next,
-                _ => break,
+                _ => return Ok(filter(index, artifact_type)),
             }
         }
-        if let Some(t) = artifact_type {
-            index
-                .manifests
-                .retain(|d| d.artifact_type.as_deref() == Some(t));
-        }
-        Ok(index)
+        Err(Error::TooManyPages {
+            url: crate::RedactedUrl::from(&uri),
+            limit: MAX_PAGES,
+        })
     }
 
     async fn referrers_page(&self, uri: Uri) -> Result<(ImageIndex, Option<Uri>), Error> {
@@ -70,11 +69,8 @@ impl Client {
         let content_type = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
-        let manifest =
-            Manifest::from_bytes(bytes, content_type, None).map_err(|source| Error::Manifest {
-                url: url.clone(),
-                source,
-            })?;
+        let manifest = Manifest::from_bytes(bytes, content_type, None)
+            .map_err(|source| super::manifest::manifest_error(url.clone(), source))?;
         let index = manifest
             .as_index()
             .cloned()
@@ -96,21 +92,26 @@ impl Client {
         let tag: Tag = format!("{}-{}", digest.algorithm(), digest.encoded())
             .parse()
             .expect("an algorithm and hex digits form a valid tag");
-        match self.read(Some(&tag), None).await {
+        match self.read(tag).await {
             Ok(manifest) => {
-                let mut index = manifest
+                let index = manifest
                     .as_index()
                     .cloned()
                     .unwrap_or_else(ImageIndex::empty);
-                if let Some(t) = artifact_type {
-                    index
-                        .manifests
-                        .retain(|d| d.artifact_type.as_deref() == Some(t));
-                }
-                Ok(index)
+                Ok(filter(index, artifact_type))
             }
             Err(e) if e.status() == Some(StatusCode::NOT_FOUND) => Ok(ImageIndex::empty()),
             Err(e) => Err(e),
         }
     }
+}
+
+/// Keeps the descriptors of `artifact_type`, when one was asked for.
+fn filter(mut index: ImageIndex, artifact_type: Option<&str>) -> ImageIndex {
+    if let Some(t) = artifact_type {
+        index
+            .manifests
+            .retain(|d| d.artifact_type.as_deref() == Some(t));
+    }
+    index
 }

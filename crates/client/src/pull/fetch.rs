@@ -9,7 +9,7 @@ use ocipull_spec::layout::{LayoutError, LayoutWriter, PartialBlob};
 use tokio_util::sync::CancellationToken;
 
 use super::events::{Events, PullEvent};
-use crate::{Client, Error, RedactedUrl};
+use crate::{Client, DigestSubject, Error, RedactedUrl};
 
 /// What the fetch step did.
 #[derive(Debug, Default, Clone, Copy)]
@@ -89,7 +89,7 @@ pub(crate) async fn fetch_all(
 fn blob_url(client: &Client, descriptor: &Descriptor) -> RedactedUrl {
     RedactedUrl::new(&format!(
         "{}/v2/{}/blobs/{}",
-        client.inner.origin,
+        client.origin(),
         client.repository(),
         descriptor.digest
     ))
@@ -152,10 +152,10 @@ async fn fetch_one(
             // deleted them): download it once more from the start.
             Err(LayoutError::Digest(_)) if offset > 0 && !started_over => started_over = true,
             Err(LayoutError::Digest(m)) => {
-                return Err(Error::BlobDigest {
+                return Err(Error::DigestMismatch {
                     url: blob_url(&settings.client, descriptor),
-                    expected: m.expected,
-                    actual: m.actual,
+                    subject: DigestSubject::Blob,
+                    mismatch: m,
                 });
             }
             Err(LayoutError::SizeMismatch {

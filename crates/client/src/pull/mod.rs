@@ -21,9 +21,8 @@ use ocipull_spec::layout::{LayoutError, LayoutWriter};
 use ocipull_spec::{Descriptor, Digest, Platform, Reference};
 
 pub use events::{EventHandler, PullEvent};
-pub use plan::MAX_INDEX_DEPTH;
 
-use crate::{Client, Error};
+use crate::{Client, Error, ManifestRef};
 
 /// Blobs downloaded at once by default: enough to fill a link with a few large layers
 /// while staying polite to the registry (Docker and containerd use 3; skopeo 6 per image).
@@ -31,6 +30,7 @@ pub const DEFAULT_JOBS: usize = 4;
 
 /// Which images of an index to pull.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Platforms {
     /// The image for one platform (image-spec platform matching, see
     /// [`Platform::matches`]); an image manifest is pulled whatever its platform.
@@ -160,33 +160,30 @@ impl Client {
     /// Pulls `reference` into the OCI image layout at `dir` (created when missing; an
     /// existing layout keeps its other entries).
     ///
-    /// The reference's repository must be the client's. An image manifest is pulled as
-    /// is; for an index, [`PullOptions::platforms`] picks one image or all of them.
+    /// The reference must name the client's registry (compared as
+    /// [`Reference::api_host`], so `docker.io` is Docker Hub's API host) and repository;
+    /// another is [`Error::WrongTarget`] and no request is sent. A reference with neither
+    /// tag nor digest pulls `latest`. An image manifest is pulled as is; for an index,
+    /// [`PullOptions::platforms`] picks one image or all of them.
     pub async fn pull(
         &self,
         reference: &Reference,
         dir: impl AsRef<Path>,
         options: &PullOptions,
     ) -> Result<PullReport, Error> {
-        if reference.repository() != self.repository() {
-            return Err(Error::InvalidArgument {
-                repository: self.repository().clone(),
-                reason: format!("the reference {reference} names another repository"),
+        if !reference.api_host().eq_ignore_ascii_case(self.host())
+            || reference.repository() != self.repository()
+        {
+            return Err(Error::WrongTarget {
+                client_host: self.host().to_owned(),
+                client_repository: self.repository().clone(),
+                reference: Box::new(reference.clone()),
             });
         }
         let events = events::Events::new(options.events.clone());
-        let tag = match (reference.tag(), reference.digest()) {
-            (None, None) => Some(reference.tag_or_latest()),
-            (tag, _) => tag.cloned(),
-        };
-        let plan = plan::plan(
-            self,
-            tag.as_ref(),
-            reference.digest(),
-            &options.platforms,
-            &events,
-        )
-        .await?;
+        let manifest = ManifestRef::from(reference);
+        let tag = manifest.tag().cloned();
+        let plan = plan::plan(self, &manifest, &options.platforms, &events).await?;
         let dir = dir.as_ref().to_owned();
         let writer = Arc::new(blocking(move || LayoutWriter::create(dir)).await?);
         let fetched = fetch::fetch_all(

@@ -3,15 +3,15 @@
 use std::collections::HashSet;
 
 use futures_util::{StreamExt as _, TryStreamExt as _};
-use ocipull_spec::{Descriptor, Digest, Manifest, Tag, media_type};
+use ocipull_spec::{Descriptor, Digest, Manifest, media_type};
 
 use super::Platforms;
 use super::events::{Events, PullEvent};
-use crate::{Client, Error};
+use crate::{Client, Error, ManifestRef};
 
 /// How deep indexes may nest (an index of indexes of images is two levels): real images
 /// nest at most once; the limit stops a registry from sending the client in circles.
-pub const MAX_INDEX_DEPTH: usize = 4;
+pub(crate) const MAX_INDEX_DEPTH: usize = 4;
 
 /// Child manifests of an index fetched at once.
 const MANIFEST_CONCURRENCY: usize = 4;
@@ -44,15 +44,14 @@ impl Collected {
     }
 }
 
-/// Reads the manifest `tag`/`digest` name and works out the rest.
+/// Reads the manifest `reference` names and works out the rest.
 pub(crate) async fn plan(
     client: &Client,
-    tag: Option<&Tag>,
-    digest: Option<&Digest>,
+    reference: &ManifestRef,
     platforms: &Platforms,
     events: &Events,
 ) -> Result<Plan, Error> {
-    let root = read(client, tag, digest, events).await?;
+    let root = read(client, reference, events).await?;
     let root_descriptor = root.descriptor();
     let mut out = Collected::default();
     let entry = match (&platforms, root.as_index()) {
@@ -107,12 +106,11 @@ pub(crate) async fn plan(
 
 async fn read(
     client: &Client,
-    tag: Option<&Tag>,
-    digest: Option<&Digest>,
+    reference: &ManifestRef,
     events: &Events,
 ) -> Result<Manifest, Error> {
     let observer = events.enabled().then(|| events.observer(None));
-    let manifest = client.read_observed(tag, digest, observer).await?;
+    let manifest = client.read_observed(reference, observer).await?;
     events.emit(PullEvent::Manifest {
         descriptor: Box::new(manifest.descriptor()),
     });
@@ -125,7 +123,7 @@ async fn read_child(
     entry: &Descriptor,
     events: &Events,
 ) -> Result<Manifest, Error> {
-    let child = read(client, None, Some(&entry.digest), events).await?;
+    let child = read(client, &ManifestRef::Digest(entry.digest.clone()), events).await?;
     if child.bytes().len() as u64 != entry.size {
         return Err(Error::InvalidResponse {
             url: crate::RedactedUrl::from(&client.url(&format!("manifests/{}", entry.digest))?),
@@ -144,7 +142,7 @@ fn too_deep(client: &Client, at: &Descriptor) -> Error {
     Error::InvalidResponse {
         url: crate::RedactedUrl::new(&format!(
             "{}/v2/{}/manifests/{}",
-            client.inner.origin,
+            client.origin(),
             client.repository(),
             at.digest
         )),

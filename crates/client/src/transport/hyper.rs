@@ -3,33 +3,155 @@
 //! HTTP/1.1 and HTTP/2 are both offered over TLS by ALPN (Distribution negotiates h2);
 //! plain `http` URLs use HTTP/1.1. Connections are pooled and reused across operations.
 
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use http::{Request, Response};
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tower::Service;
 
-use super::{HttpService, RequestBody, stack};
-use crate::Error;
+use super::RequestBody;
+use crate::{ConfigError, Error};
 
 /// How long establishing a TCP connection may take: a registry that has not answered a
 /// SYN in this long is unreachable, and the retry loop can try again.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long an idle pooled connection is kept: long enough to carry a pull's manifest
 /// and blob requests, shorter than typical server idle timeouts (Distribution: 60 s+).
-pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(50);
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(50);
 
-/// Trust settings for HTTPS. (Fields for features that are off are set but unused.)
-#[derive(Clone, Default)]
+/// Which certificates the [`DefaultTransport`] trusts for HTTPS.
+///
+/// The default trusts the compiled-in Mozilla roots (feature `webpki-roots`) and the
+/// operating system's roots (feature `native-roots`), and no extra CA.
+#[derive(Clone)]
 #[cfg_attr(
     not(all(feature = "webpki-roots", feature = "native-roots")),
     allow(dead_code)
 )]
-pub(crate) struct TlsSettings {
-    pub(crate) webpki_roots: bool,
-    pub(crate) native_roots: bool,
-    pub(crate) extra_roots_pem: Vec<Vec<u8>>,
+pub struct TlsConfig {
+    webpki_roots: bool,
+    native_roots: bool,
+    extra_roots_pem: Vec<Vec<u8>>,
+}
+
+impl std::fmt::Debug for TlsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsConfig")
+            .field("webpki_roots", &self.webpki_roots)
+            .field("native_roots", &self.native_roots)
+            .field("extra_roots", &self.extra_roots_pem.len())
+            .finish()
+    }
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            webpki_roots: true,
+            native_roots: true,
+            extra_roots_pem: Vec::new(),
+        }
+    }
+}
+
+impl TlsConfig {
+    /// The default trust: every root store compiled in, no extra CA.
+    pub fn new() -> TlsConfig {
+        TlsConfig::default()
+    }
+
+    /// Also trusts the CA certificates in `pem` (one or more PEM blocks). Default is no
+    /// extra CA; each call adds a bundle.
+    #[cfg(feature = "rustls")]
+    pub fn ca_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.extra_roots_pem.push(pem.into());
+        self
+    }
+
+    /// Whether the compiled-in Mozilla roots are trusted. Default is yes.
+    #[cfg(feature = "webpki-roots")]
+    pub fn webpki_roots(mut self, enabled: bool) -> Self {
+        self.webpki_roots = enabled;
+        self
+    }
+
+    /// Whether the operating system's roots are trusted. Default is yes.
+    #[cfg(feature = "native-roots")]
+    pub fn native_roots(mut self, enabled: bool) -> Self {
+        self.native_roots = enabled;
+        self
+    }
+}
+
+#[cfg(feature = "rustls")]
+type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+#[cfg(not(feature = "rustls"))]
+type Connector = HttpConnector;
+
+/// The transport a [`Client`](crate::Client) uses unless given another: hyper-util's
+/// pooled client, HTTPS through rustls (HTTP/1.1 and HTTP/2 by ALPN), plain HTTP/1.1 for
+/// `http` URLs; TCP connects time out after 30 s, idle connections close after 50 s.
+///
+/// Build one to wrap it in middleware of your own and pass the result to
+/// [`ClientBuilder::transport`](crate::ClientBuilder::transport); to add middleware
+/// while keeping this transport, [`ClientBuilder::layer`](crate::ClientBuilder::layer)
+/// is shorter. Clones share the connection pool.
+#[derive(Clone)]
+pub struct DefaultTransport {
+    client: HyperClient<Connector, RequestBody>,
+}
+
+impl std::fmt::Debug for DefaultTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DefaultTransport").finish_non_exhaustive()
+    }
+}
+
+impl DefaultTransport {
+    /// The default transport trusting what `tls` says.
+    ///
+    /// Fails with [`ConfigError::CaCertificate`] for a CA bundle that is not PEM
+    /// certificates, or [`ConfigError::Tls`] when rustls refuses its configuration.
+    pub fn new(tls: &TlsConfig) -> Result<DefaultTransport, Error> {
+        #[cfg(feature = "rustls")]
+        {
+            let config = rustls_config(tls)?;
+            let https = hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(config)
+                .https_or_http()
+                .enable_http1()
+                .enable_http2()
+                .wrap_connector(http_connector());
+            Ok(DefaultTransport {
+                client: client_builder().build(https),
+            })
+        }
+        #[cfg(not(feature = "rustls"))]
+        {
+            let _ = tls;
+            Ok(DefaultTransport {
+                client: client_builder().build(http_connector()),
+            })
+        }
+    }
+}
+
+impl Service<Request<RequestBody>> for DefaultTransport {
+    type Response = Response<hyper::body::Incoming>;
+    type Error = hyper_util::client::legacy::Error;
+    type Future = hyper_util::client::legacy::ResponseFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Service::poll_ready(&mut self.client, cx)
+    }
+
+    fn call(&mut self, request: Request<RequestBody>) -> Self::Future {
+        Service::call(&mut self.client, request)
+    }
 }
 
 fn http_connector() -> HttpConnector {
@@ -52,30 +174,8 @@ fn client_builder() -> hyper_util::client::legacy::Builder {
     builder
 }
 
-/// Builds the default transport.
-pub(crate) fn default_transport(tls: &TlsSettings) -> Result<HttpService, Error> {
-    #[cfg(feature = "rustls")]
-    {
-        let config = rustls_config(tls)?;
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(config)
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(http_connector());
-        Ok(stack(client_builder().build::<_, RequestBody>(https)))
-    }
-    #[cfg(not(feature = "rustls"))]
-    {
-        let _ = tls;
-        Ok(stack(
-            client_builder().build::<_, RequestBody>(http_connector()),
-        ))
-    }
-}
-
 #[cfg(feature = "rustls")]
-fn rustls_config(tls: &TlsSettings) -> Result<rustls::ClientConfig, Error> {
+fn rustls_config(tls: &TlsConfig) -> Result<rustls::ClientConfig, Error> {
     use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject as _;
     use std::sync::Arc;
@@ -93,27 +193,25 @@ fn rustls_config(tls: &TlsSettings) -> Result<rustls::ClientConfig, Error> {
         roots.add_parsable_certificates(found.certs);
     }
     for (i, pem) in tls.extra_roots_pem.iter().enumerate() {
+        let bad = |reason: String| ConfigError::CaCertificate {
+            bundle: i + 1,
+            reason,
+        };
         let mut any = false;
         for cert in CertificateDer::pem_slice_iter(pem) {
-            let cert = cert.map_err(|e| Error::Config {
-                reason: format!("CA certificate bundle #{}: {e}", i + 1),
-            })?;
-            roots.add(cert).map_err(|e| Error::Config {
-                reason: format!("CA certificate bundle #{}: {e}", i + 1),
-            })?;
+            let cert = cert.map_err(|e| bad(e.to_string()))?;
+            roots.add(cert).map_err(|e| bad(e.to_string()))?;
             any = true;
         }
         if !any {
-            return Err(Error::Config {
-                reason: format!("CA certificate bundle #{} holds no PEM certificate", i + 1),
-            });
+            return Err(bad("it holds no PEM certificate".into()).into());
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Config {
-            reason: format!("TLS setup: {e}"),
+        .map_err(|e| ConfigError::Tls {
+            reason: e.to_string(),
         })?
         .with_root_certificates(roots)
         .with_no_client_auth();

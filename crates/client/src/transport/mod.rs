@@ -1,4 +1,4 @@
-//! The bottom of the request path: the redirect layer over a pluggable transport.
+//! The bottom of the request path: the transport, pluggable, and the redirect layer.
 //!
 //! A transport is any `tower::Service<http::Request<RequestBody>>` answering with an
 //! `http::Response` whose body yields [`Bytes`] (Go's `http.RoundTripper`, in tower terms).
@@ -20,8 +20,7 @@ use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt as _};
 
 #[cfg(feature = "hyper")]
-pub(crate) use self::hyper::{TlsSettings, default_transport};
-pub use redirect::MAX_REDIRECTS;
+pub use self::hyper::{DefaultTransport, TlsConfig};
 pub(crate) use redirect::{final_url, follow_redirects};
 
 use crate::{BoxError, Error, RedactedUrl};
@@ -37,18 +36,38 @@ pub type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
 pub(crate) type HttpService =
     BoxCloneSyncService<Request<RequestBody>, Response<ResponseBody>, Error>;
 
-/// Adapts a user transport: boxes its body and turns its errors into [`Error::Connection`]
-/// naming the (redacted) request.
-#[derive(Clone)]
-pub(crate) struct Adapt<S>(pub(crate) S);
+/// A transport with its body and error boxed: what the layers given to
+/// [`ClientBuilder::layer`](crate::ClientBuilder::layer) wrap.
+pub type BoxTransport = BoxCloneSyncService<Request<RequestBody>, Response<ResponseBody>, BoxError>;
 
-impl<S, B> Service<Request<RequestBody>> for Adapt<S>
+/// Boxes any transport into a [`BoxTransport`].
+pub(crate) fn boxed<S, B>(transport: S) -> BoxTransport
 where
-    S: Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + 'static,
+    S: Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + Sync + 'static,
     S::Future: Send,
     S::Error: Into<BoxError>,
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
+{
+    BoxCloneSyncService::new(
+        tower::ServiceBuilder::new()
+            .map_err(Into::into)
+            .map_response(|r: Response<B>| r.map(|body| body.map_err(Into::into).boxed_unsync()))
+            .service(transport),
+    )
+}
+
+/// Turns the transport's errors into [`Error::Connection`] naming the (redacted) request.
+#[derive(Clone)]
+pub(crate) struct Adapt<S>(pub(crate) S);
+
+impl<S> Service<Request<RequestBody>> for Adapt<S>
+where
+    S: Service<Request<RequestBody>, Response = Response<ResponseBody>, Error = BoxError>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
 {
     type Response = Response<ResponseBody>;
     type Error = Error;
@@ -69,23 +88,7 @@ where
                 url: url.clone(),
                 source,
             };
-            let response = transport
-                .oneshot(request)
-                .await
-                .map_err(|e| fail(e.into()))?;
-            Ok(response.map(|body| body.map_err(Into::into).boxed_unsync()))
+            transport.oneshot(request).await.map_err(fail)
         })
     }
-}
-
-/// Boxes `transport` under the redirect layer.
-pub(crate) fn stack<S, B>(transport: S) -> HttpService
-where
-    S: Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + Sync + 'static,
-    S::Future: Send,
-    S::Error: Into<BoxError>,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
-    BoxCloneSyncService::new(follow_redirects(Adapt(transport)))
 }

@@ -15,7 +15,7 @@ use crate::RedactedUrl;
 
 /// Redirects followed for one request: browsers follow about twenty; a registry needs one
 /// or two (registry → CDN, perhaps CDN → region), so ten leaves room without looping long.
-pub const MAX_REDIRECTS: usize = 10;
+pub(crate) const MAX_REDIRECTS: usize = 10;
 
 /// Follows only redirects to `http` and `https` URLs: a registry has no business sending
 /// the client to `file:`, `ftp:` or any other scheme (the distribution-spec is HTTP only),
