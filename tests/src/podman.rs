@@ -205,6 +205,28 @@ impl Podman {
     }
 }
 
+impl Drop for Podman {
+    /// Rootless podman leaves a pause process holding its user namespace;
+    /// it is ended by the PID podman recorded in its `--tmpdir`.
+    fn drop(&mut self) {
+        if self.store.user.is_none() {
+            return;
+        }
+        let pid_file = self.store.path().join("libpod").join("pause.pid");
+        let Ok(pid) = std::fs::read_to_string(pid_file) else {
+            return;
+        };
+        let pid = pid.trim();
+        if pid.parse::<u32>().is_ok_and(|pid| pid > 1) {
+            let _ = Command::new("kill")
+                .args(["-KILL", pid])
+                .stdin(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
+}
+
 /// buildah with a private image store.
 #[derive(Debug)]
 pub struct Buildah {
@@ -234,7 +256,8 @@ impl Buildah {
 
     /// Builds an image from scratch holding `files` (path in the image,
     /// contents), labelled `label=value`, and commits it to the OCI layout
-    /// `dir` as `tag`. Needs no network. Returns the manifest digest.
+    /// `dir` as `tag`. Needs no network. Returns the manifest digest (as
+    /// `index.json` names it).
     pub fn commit_scratch_to_layout(
         &self,
         files: &[(&str, &[u8])],
@@ -276,26 +299,35 @@ impl Buildah {
             let mut dest = OsString::from("oci:");
             dest.push(dir);
             dest.push(format!(":{tag}"));
-            let digest_file = self.store.path().join("tmp").join("digest");
-            let mut digest_arg = OsString::from("--digestfile=");
-            digest_arg.push(&digest_file);
             self.run(&[
                 OsString::from("commit"),
                 policy.clone(),
-                digest_arg,
                 container.clone().into(),
                 dest,
             ])?;
-            std::fs::read_to_string(&digest_file)
-                .map(|d| d.trim().to_owned())
-                .map_err(|e| CommandError {
-                    command: "buildah commit --digestfile".into(),
-                    status: None,
-                    stdout: String::new(),
-                    stderr: e.to_string(),
-                })
+            // buildah 1.28 has no --digestfile: the digest is in index.json.
+            layout_entry(dir, tag).map_err(|why| CommandError {
+                command: format!("read {}/index.json", dir.display()),
+                status: None,
+                stdout: String::new(),
+                stderr: why,
+            })
         })();
         let _ = self.run(&["rm", &container]);
         result
     }
+}
+
+/// The digest `dir/index.json` names for `tag`.
+fn layout_entry(dir: &Path, tag: &str) -> Result<String, String> {
+    let bytes = std::fs::read(dir.join("index.json")).map_err(|e| e.to_string())?;
+    let index: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+    index["manifests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == tag)
+        .and_then(|m| m["digest"].as_str())
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no entry for {tag}"))
 }
