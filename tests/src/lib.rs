@@ -78,8 +78,8 @@ pub use token_issuer::{
     TokenIssuerConfig, TokenRequest,
 };
 pub use tools::{
-    OcipullServe, UNPRIVILEGED_USER, ocipull_bin, ocipull_pull, shared_tempdir, unprivileged_user,
-    untar,
+    OcipullServe, SharedDir, UNPRIVILEGED_USER, ocipull_bin, ocipull_pull, shared_tempdir,
+    unprivileged_user, untar,
 };
 pub use umoci::Umoci;
 

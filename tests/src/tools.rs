@@ -196,15 +196,47 @@ pub fn untar(tar: &Path, dir: &Path) -> Result<(), CommandError> {
 
 /// A temporary directory that [`UNPRIVILEGED_USER`] can enter and list (and,
 /// with `writable`, write in): for layouts it reads and bundles it writes.
-pub fn shared_tempdir(writable: bool) -> io::Result<tempfile::TempDir> {
+/// Its path is all lowercase, since some tools (podman pulling `oci:DIR`)
+/// derive an image name from it. Removed on drop.
+pub fn shared_tempdir(writable: bool) -> io::Result<SharedDir> {
     use std::os::unix::fs::PermissionsExt as _;
-    let dir = tempfile::Builder::new()
-        .prefix("ocipull-shared-")
-        .tempdir()?;
+    let base = std::env::temp_dir();
+    let mut attempts = 0;
+    let path = loop {
+        let path = base.join(format!("ocipull-shared-{:016x}", rand::random::<u64>()));
+        match std::fs::create_dir(&path) {
+            Ok(()) => break path,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 8 => attempts += 1,
+            Err(e) => return Err(e),
+        }
+    };
+    let dir = SharedDir { path };
     let mode = if writable { 0o1777 } else { 0o755 };
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode))?;
+    std::fs::set_permissions(&dir.path, std::fs::Permissions::from_mode(mode))?;
     Ok(dir)
 }
+
+/// A directory from [`shared_tempdir`], removed (with its contents) on drop.
+#[derive(Debug)]
+pub struct SharedDir {
+    path: PathBuf,
+}
+
+impl SharedDir {
+    /// Where it is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for SharedDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// The `PATH` for commands run through `runuser` (which is in `/usr/sbin`).
+pub(crate) const SBIN_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Whether [`UNPRIVILEGED_USER`] exists, with a reason when not.
 pub fn unprivileged_user() -> Result<&'static str, String> {

@@ -42,7 +42,7 @@ impl Umoci {
         };
         command
             .env_clear()
-            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("PATH", crate::tools::SBIN_PATH)
             .env("HOME", "/nonexistent");
         command
     }
