@@ -203,3 +203,22 @@ fn docker_pulls_an_oci_image_from_an_index() {
     docker.remove_image(&reference).unwrap();
     assert_no_server_errors(&serve);
 }
+
+/// The harness's promise for daemons: dropping a [`Containerd`] stops the
+/// process (by its PID) and removes its directory, socket included.
+#[test]
+fn containerd_is_stopped_and_removed_on_drop() {
+    let Some(containerd) = containerd() else {
+        return;
+    };
+    let pid = containerd.pid();
+    let socket = containerd.socket().to_path_buf();
+    assert!(socket.exists());
+    containerd.run(&["images", "ls"]).unwrap();
+    drop(containerd);
+    let proc_entry = std::path::PathBuf::from(format!("/proc/{pid}"));
+    // Drop waits for the supervisor, which reaps the daemon before removing
+    // the directory, so both are gone when drop returns.
+    assert!(!proc_entry.exists(), "containerd {pid} still runs");
+    assert!(!socket.parent().unwrap().exists(), "its directory is gone");
+}
