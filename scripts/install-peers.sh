@@ -44,6 +44,8 @@ command -v umoci >/dev/null 2>&1 || missing+=(umoci)
 # /usr/bin/docker, not any docker CLI on PATH: the tests use the CLI that
 # comes with the daemon they start.
 [ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] || missing+=(docker.io)
+# useradd, for the ocipull-ci user below (podman depends on it too).
+command -v useradd >/dev/null 2>&1 || missing+=(passwd)
 if [ "${#missing[@]}" -gt 0 ]; then
     # Keep maintainer scripts from starting containerd and docker: the
     # tests own their daemons. Only added when the machine has no policy.
