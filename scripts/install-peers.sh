@@ -3,11 +3,18 @@
 #   - CNCF Distribution ("docker-registry", Debian package docker-registry)
 #   - skopeo (Debian package skopeo)
 #   - oras-py (PyPI package oras, importable by the python3 on PATH)
+#   - container tools from Debian: containerd (ctr), podman, buildah, umoci
+#     and docker.io (dockerd and its docker CLI)
+# and adds the unprivileged system user ocipull-ci, as which the tests run
+# the programs that read layouts ocipull wrote (to check file modes).
 #
 # Idempotent: installs only what is missing, so a second run does nothing.
 # Needs root for apt-get. The tests start their own Distribution instances on
 # free loopback ports, so the packaged service (port 5000) is stopped if the
-# package started it; nothing here relies on it.
+# package started it; nothing here relies on it. Likewise the tests start their
+# own containerd and dockerd with state in temporary directories: the
+# packaged services are kept from starting during the install (policy-rc.d)
+# and stopped and disabled if they run anyway.
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
@@ -30,8 +37,50 @@ missing=()
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
+command -v containerd >/dev/null 2>&1 && command -v ctr >/dev/null 2>&1 || missing+=(containerd)
+command -v podman >/dev/null 2>&1 || missing+=(podman)
+command -v buildah >/dev/null 2>&1 || missing+=(buildah)
+command -v umoci >/dev/null 2>&1 || missing+=(umoci)
+# /usr/bin/docker, not any docker CLI on PATH: the tests use the CLI that
+# comes with the daemon they start.
+[ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] || missing+=(docker.io)
+# useradd, for the ocipull-ci user below (podman depends on it too).
+command -v useradd >/dev/null 2>&1 || missing+=(passwd)
 if [ "${#missing[@]}" -gt 0 ]; then
+    # Keep maintainer scripts from starting containerd and docker: the
+    # tests own their daemons. Only added when the machine has no policy.
+    own_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        own_policy=1
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
     apt_install "${missing[@]}"
+    if [ "$own_policy" -eq 1 ]; then
+        rm -f /usr/sbin/policy-rc.d
+        trap - EXIT
+    fi
+fi
+
+# Any packaged daemon that started anyway is stopped and kept from starting
+# again; the tests never talk to /run/containerd or /var/run/docker.sock.
+for service in docker.socket docker containerd; do
+    if [ -d /run/systemd/system ]; then
+        if systemctl is-enabled --quiet "$service" 2>/dev/null || systemctl is-active --quiet "$service" 2>/dev/null; then
+            echo "+ systemctl disable --now $service"
+            systemctl disable --now "$service" >/dev/null 2>&1 || true
+        fi
+    elif [ -x "/etc/init.d/$service" ] && service "$service" status >/dev/null 2>&1; then
+        echo "+ service $service stop"
+        service "$service" stop >/dev/null 2>&1 || true
+    fi
+done
+
+# The unprivileged user the layout-reading tests run tools as.
+if ! getent passwd ocipull-ci >/dev/null 2>&1; then
+    echo "+ useradd --system ocipull-ci"
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ocipull-ci
 fi
 
 # The Debian package may have started its own registry on :5000. Our tests
@@ -60,3 +109,8 @@ echo "peers:"
 echo "  $(docker-registry --version)"
 echo "  $(skopeo --version)"
 echo "  $(python3 --version), oras $(python3 -c 'import importlib.metadata as m; print(m.version("oras"))')"
+echo "  containerd $(containerd --version | awk '{print $3}'), $(ctr --version)"
+echo "  $(podman --version)"
+echo "  $(buildah --version)"
+echo "  $(umoci --version)"
+echo "  $(/usr/sbin/dockerd --version)"

@@ -10,6 +10,13 @@
 //! - [`ImageFixture`] and [`IndexFixture`] make small random images and write
 //!   them as an OCI layout or skopeo's `dir:` format.
 //! - [`Skopeo`] pushes fixtures into a registry and inspects them.
+//! - Container tools: [`Containerd`] (a private daemon and `ctr`),
+//!   [`Dockerd`] (a private Docker daemon, one per test binary with
+//!   [`Dockerd::shared`]), [`Podman`] and [`Buildah`] (private stores),
+//!   [`Umoci`]; daemons are stopped by PID when dropped or when the test
+//!   process exits.
+//! - [`OcipullServe`] runs the real `ocipull serve` ([`ocipull_bin`] builds
+//!   it once), and [`UNPRIVILEGED_USER`] reads layouts as a non-root user.
 //!
 //! Everything here blocks (starting a registry takes well under a second);
 //! the token issuer serves from its own thread, so calling the harness from
@@ -39,21 +46,30 @@
 #![forbid(unsafe_code)]
 
 mod command;
+mod containerd;
+mod daemon;
 mod distribution;
+mod docker;
 mod fixture;
 mod form;
 mod http;
 mod peers;
+mod podman;
 mod skopeo;
 mod tls;
 mod token;
 mod token_issuer;
+mod tools;
+mod umoci;
 
 pub use command::CommandError;
+pub use containerd::{CTR_NAMESPACE, Containerd};
 pub use distribution::{Distribution, DistributionBuilder, Storage};
+pub use docker::{Dockerd, TrustedCa};
 pub use fixture::{Blob, ImageFixture, ImageSpec, IndexFixture, MediaTypes, Platform};
 pub use http::{RawResponse, raw_get};
 pub use peers::{Peer, in_ci, locate, require};
+pub use podman::{Buildah, Podman};
 pub use skopeo::{Skopeo, registry_args};
 pub use tls::{IssuedCert, TestCa};
 pub use token::{Access, TokenSigner};
@@ -61,6 +77,11 @@ pub use token_issuer::{
     DEFAULT_ISSUER, DEFAULT_PASSWORD, DEFAULT_SERVICE, DEFAULT_TTL, DEFAULT_USERNAME, TokenIssuer,
     TokenIssuerConfig, TokenRequest,
 };
+pub use tools::{
+    OcipullServe, SharedDir, UNPRIVILEGED_USER, ocipull_bin, ocipull_pull, shared_tempdir,
+    unprivileged_user, untar,
+};
+pub use umoci::Umoci;
 
 // The README's examples compile and run as doctests of this crate, which depends on every
 // library crate.

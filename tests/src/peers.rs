@@ -21,11 +21,39 @@ pub enum Peer {
     /// oras-py: a Python interpreter that can `import oras`. The located path
     /// is the interpreter. Override it with `OCIPULL_PYTHON`.
     Oras,
+    /// The containerd daemon (Debian package containerd).
+    /// Override the path with `OCIPULL_CONTAINERD`.
+    Containerd,
+    /// `ctr`, containerd's client (same package). Override with `OCIPULL_CTR`.
+    Ctr,
+    /// `podman` (Debian package podman). Override with `OCIPULL_PODMAN`.
+    Podman,
+    /// `buildah` (Debian package buildah). Override with `OCIPULL_BUILDAH`.
+    Buildah,
+    /// `dockerd`, the Docker daemon (Debian package docker.io).
+    /// Override with `OCIPULL_DOCKERD`.
+    Dockerd,
+    /// The `docker` CLI that comes with [`Peer::Dockerd`]: `/usr/bin/docker`
+    /// is preferred over any other on `PATH`. Override with `OCIPULL_DOCKER`.
+    Docker,
+    /// `umoci` (Debian package umoci). Override with `OCIPULL_UMOCI`.
+    Umoci,
 }
 
 impl Peer {
     /// Every peer, for listing and for tests that need them all.
-    pub const ALL: [Peer; 3] = [Peer::Distribution, Peer::Skopeo, Peer::Oras];
+    pub const ALL: [Peer; 10] = [
+        Peer::Distribution,
+        Peer::Skopeo,
+        Peer::Oras,
+        Peer::Containerd,
+        Peer::Ctr,
+        Peer::Podman,
+        Peer::Buildah,
+        Peer::Dockerd,
+        Peer::Docker,
+        Peer::Umoci,
+    ];
 
     /// Short name used in skip and failure messages.
     pub fn name(self) -> &'static str {
@@ -33,6 +61,13 @@ impl Peer {
             Peer::Distribution => "docker-registry",
             Peer::Skopeo => "skopeo",
             Peer::Oras => "oras",
+            Peer::Containerd => "containerd",
+            Peer::Ctr => "ctr",
+            Peer::Podman => "podman",
+            Peer::Buildah => "buildah",
+            Peer::Dockerd => "dockerd",
+            Peer::Docker => "docker",
+            Peer::Umoci => "umoci",
         }
     }
 
@@ -42,6 +77,13 @@ impl Peer {
             Peer::Distribution => "OCIPULL_DISTRIBUTION",
             Peer::Skopeo => "OCIPULL_SKOPEO",
             Peer::Oras => "OCIPULL_PYTHON",
+            Peer::Containerd => "OCIPULL_CONTAINERD",
+            Peer::Ctr => "OCIPULL_CTR",
+            Peer::Podman => "OCIPULL_PODMAN",
+            Peer::Buildah => "OCIPULL_BUILDAH",
+            Peer::Dockerd => "OCIPULL_DOCKERD",
+            Peer::Docker => "OCIPULL_DOCKER",
+            Peer::Umoci => "OCIPULL_UMOCI",
         }
     }
 
@@ -51,6 +93,13 @@ impl Peer {
             Peer::Distribution => "docker-registry",
             Peer::Skopeo => "skopeo",
             Peer::Oras => "python3",
+            Peer::Containerd => "containerd",
+            Peer::Ctr => "ctr",
+            Peer::Podman => "podman",
+            Peer::Buildah => "buildah",
+            Peer::Dockerd => "dockerd",
+            Peer::Docker => "docker",
+            Peer::Umoci => "umoci",
         }
     }
 
@@ -72,8 +121,8 @@ pub fn in_ci() -> bool {
 
 /// Where `peer` is, or why it cannot be used. Looked up once per process.
 pub fn locate(peer: Peer) -> Result<PathBuf, String> {
-    static FOUND: [OnceLock<Result<PathBuf, String>>; 3] =
-        [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    static FOUND: [OnceLock<Result<PathBuf, String>>; Peer::ALL.len()] =
+        [const { OnceLock::new() }; Peer::ALL.len()];
     FOUND[peer.index()].get_or_init(|| find(peer)).clone()
 }
 
@@ -117,6 +166,11 @@ fn find(peer: Peer) -> Result<PathBuf, String> {
             }
             path
         }
+        // The CLI that talks to the daemon the tests start is Debian's, the
+        // one of the same release, not another docker on PATH.
+        _ if peer == Peer::Docker && is_executable(Path::new("/usr/bin/docker")) => {
+            PathBuf::from("/usr/bin/docker")
+        }
         _ => search_path(peer.program())
             .ok_or_else(|| format!("`{}` is not on PATH", peer.program()))?,
     };
@@ -129,7 +183,7 @@ fn find(peer: Peer) -> Result<PathBuf, String> {
 fn search_path(program: &str) -> Option<PathBuf> {
     let dirs = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&dirs)
-        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/local/bin")])
+        .chain(["/usr/bin", "/usr/local/bin", "/usr/sbin"].map(PathBuf::from))
         .map(|dir| dir.join(program))
         .find(|candidate| is_executable(candidate))
 }

@@ -1,0 +1,255 @@
+//! Helpers the container-tool tests share: the `ocipull` binary and a
+//! running `ocipull serve`, the unprivileged user, unpacking tar archives.
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::command::{self, CommandError};
+use crate::http::raw_get;
+
+/// The system user (created by `scripts/install-peers.sh`) as which the
+/// tests run programs that read what ocipull wrote.
+pub const UNPRIVILEGED_USER: &str = "ocipull-ci";
+
+/// How long `ocipull serve` may take to answer `GET /v2/`.
+const SERVE_START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The `ocipull` binary of this workspace, built once per test process with
+/// `cargo build -p ocipull` (the test crate cannot name another package's
+/// binary with `CARGO_BIN_EXE_…`). `OCIPULL_BIN` overrides it.
+///
+/// # Panics
+///
+/// When the build fails.
+pub fn ocipull_bin() -> PathBuf {
+    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BIN.get_or_init(build_ocipull)
+        .clone()
+        .unwrap_or_else(|why| panic!("cannot build ocipull: {why}"))
+}
+
+fn build_ocipull() -> Result<PathBuf, String> {
+    if let Some(bin) = std::env::var_os("OCIPULL_BIN").filter(|b| !b.is_empty()) {
+        return Ok(PathBuf::from(bin));
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let output = Command::new(cargo)
+        .args(["build", "--quiet", "-p", "ocipull", "--bin", "ocipull"])
+        .args([
+            "--message-format",
+            "json-render-diagnostics",
+            "--manifest-path",
+        ])
+        .arg(&manifest)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cargo did not start: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("cargo build -p ocipull failed ({})", output.status));
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "ocipull")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .ok_or_else(|| "cargo reported no ocipull executable".to_owned())
+}
+
+/// `ocipull serve --listen 127.0.0.1:PORT --layout NAME=DIR…`, the real
+/// binary, on a free port; killed (by PID) on drop.
+#[derive(Debug)]
+pub struct OcipullServe {
+    child: Child,
+    addr: SocketAddr,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl OcipullServe {
+    /// Serves each `(name, dir)` layout and waits until `GET /v2/` answers.
+    pub fn start(layouts: &[(&str, &Path)]) -> io::Result<OcipullServe> {
+        let dir = tempfile::Builder::new()
+            .prefix("ocipull-serve-")
+            .tempdir()?;
+        let log = dir.path().join("serve.log");
+        let mut last = None;
+        for _ in 0..3 {
+            let addr = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?;
+            let mut command = Command::new(ocipull_bin());
+            command.arg("serve").arg("--listen").arg(addr.to_string());
+            for (name, layout) in layouts {
+                let mut arg = std::ffi::OsString::from(format!("{name}="));
+                arg.push(layout);
+                command.arg("--layout").arg(arg);
+            }
+            let log_file = std::fs::File::create(&log)?;
+            let mut child = command
+                .env("RUST_LOG", "info")
+                .stdin(Stdio::null())
+                .stdout(log_file.try_clone()?)
+                .stderr(log_file)
+                .spawn()?;
+            let started = Instant::now();
+            let outcome = loop {
+                if let Some(status) = child.try_wait()? {
+                    let text = std::fs::read_to_string(&log).unwrap_or_default();
+                    break Err(io::Error::other(format!(
+                        "ocipull serve exited ({status}):\n{text}"
+                    )));
+                }
+                if raw_get(addr, "/v2/", &[], None).is_ok() {
+                    break Ok(());
+                }
+                if started.elapsed() > SERVE_START_TIMEOUT {
+                    break Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("ocipull serve did not answer on {addr}"),
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(25));
+            };
+            match outcome {
+                Ok(()) => {
+                    return Ok(OcipullServe {
+                        child,
+                        addr,
+                        log,
+                        _dir: dir,
+                    });
+                }
+                Err(error) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    let text = std::fs::read_to_string(&log).unwrap_or_default();
+                    let taken = text.contains("Address already in use");
+                    last = Some(error);
+                    if !taken {
+                        break;
+                    }
+                }
+            }
+        }
+        Err(last.expect("one attempt ran"))
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn host(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// `127.0.0.1:PORT/<name>`.
+    pub fn reference(&self, name: &str) -> String {
+        format!("{}/{name}", self.addr)
+    }
+
+    /// What the server printed and logged (one line per request).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Request log lines answered with a 5xx status.
+    pub fn server_errors(&self) -> Vec<String> {
+        self.log()
+            .lines()
+            .filter(|l| l.contains(" status=5"))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Drop for OcipullServe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `ocipull pull [extra] <reference> <dir>` with the real binary, returning
+/// its stdout.
+pub fn ocipull_pull(reference: &str, dir: &Path, extra: &[&str]) -> Result<String, CommandError> {
+    let output = command::run(
+        Command::new(ocipull_bin())
+            .arg("pull")
+            .args(extra)
+            .arg(reference)
+            .arg(dir),
+    )?;
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Extracts the tar archive `tar` into the directory `dir` (created).
+pub fn untar(tar: &Path, dir: &Path) -> Result<(), CommandError> {
+    std::fs::create_dir_all(dir).map_err(|e| CommandError {
+        command: format!("mkdir {}", dir.display()),
+        status: None,
+        stdout: String::new(),
+        stderr: e.to_string(),
+    })?;
+    command::run(Command::new("tar").arg("-xf").arg(tar).arg("-C").arg(dir)).map(drop)
+}
+
+/// A temporary directory that [`UNPRIVILEGED_USER`] can enter and list (and,
+/// with `writable`, write in): for layouts it reads and bundles it writes.
+/// Its path is all lowercase, since some tools (podman pulling `oci:DIR`)
+/// derive an image name from it. Removed on drop.
+pub fn shared_tempdir(writable: bool) -> io::Result<SharedDir> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let base = std::env::temp_dir();
+    let mut attempts = 0;
+    let path = loop {
+        let path = base.join(format!("ocipull-shared-{:016x}", rand::random::<u64>()));
+        match std::fs::create_dir(&path) {
+            Ok(()) => break path,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 8 => attempts += 1,
+            Err(e) => return Err(e),
+        }
+    };
+    let dir = SharedDir { path };
+    let mode = if writable { 0o1777 } else { 0o755 };
+    std::fs::set_permissions(&dir.path, std::fs::Permissions::from_mode(mode))?;
+    Ok(dir)
+}
+
+/// A directory from [`shared_tempdir`], removed (with its contents) on drop.
+#[derive(Debug)]
+pub struct SharedDir {
+    path: PathBuf,
+}
+
+impl SharedDir {
+    /// Where it is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for SharedDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// The `PATH` for commands run through `runuser` (which is in `/usr/sbin`).
+pub(crate) const SBIN_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Whether [`UNPRIVILEGED_USER`] exists, with a reason when not.
+pub fn unprivileged_user() -> Result<&'static str, String> {
+    let output = Command::new("getent")
+        .args(["passwd", UNPRIVILEGED_USER])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("getent: {e}"))?;
+    if output.status.success() {
+        Ok(UNPRIVILEGED_USER)
+    } else {
+        Err(format!(
+            "user {UNPRIVILEGED_USER} does not exist (scripts/install-peers.sh creates it)"
+        ))
+    }
+}
