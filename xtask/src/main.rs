@@ -12,6 +12,12 @@ mod test;
 
 use std::process::ExitCode;
 
+/// The repository's root: xtask lives in `<root>/xtask`.
+fn root() -> std::path::PathBuf {
+    let xtask = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    xtask.parent().unwrap_or(xtask).to_owned()
+}
+
 /// What every subcommand returns; the message says which step failed.
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -19,7 +25,8 @@ const USAGE: &str = "\
 usage: cargo xtask <subcommand> [args]
 
 subcommands:
-  test [STEP...]   run the checks CI runs: fmt, clippy, test, fuzz-corpora (all when no STEP)
+  test [STEP...]   run the checks CI runs: fmt, clippy, doc, features, test,
+                   fuzz-corpora (all when no STEP)
   demo             pull from a registry and show what happened
   bench            run the benchmarks
   fuzz [--seconds N] [--merge] [--keep-going] [TARGET...]

@@ -139,6 +139,13 @@ fn features(_: &mut Tally) -> crate::Result {
 fn test(tally: &mut Tally) -> crate::Result {
     let mut command = cmd::cargo();
     command.args(["test", "--workspace", "--no-fail-fast"]);
+    // `cargo test` builds every test binary, and the `ocipull` binary for the CLI's own
+    // tests, before it runs any; the peer tests in `tests/` use that same binary instead
+    // of building one with other features (a second, slower build of the dependencies).
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| crate::root().join("target"));
+    command.env("OCIPULL_BIN", target.join("debug").join("ocipull"));
     cmd::run_observed(command, |line| tally.observe(line))
 }
 
