@@ -6,7 +6,8 @@
 //! conditional requests, tag lists, referrers, spec error bodies) over a [`Store`], as a
 //! `tower::Service` ([`Server`]) that [`Server::serve`] runs with hyper (HTTP/1.1 and h2c).
 //! For testing clients, the [`ServerBuilder`] adds behaviours no other test registry has:
-//! fault injection ([`FaultRule`]), Docker-style token auth ([`TokenAuth`]) and Basic auth,
+//! traffic shaping ([`ShapingRule`]), fault injection ([`FaultRule`]) — both readable from
+//! one JSON schema ([`Rules`]) — Docker-style token auth ([`TokenAuth`]) and Basic auth,
 //! strict `Accept` checking, blob redirects to a second origin, and a [`RequestLog`].
 //!
 //! ```
@@ -71,11 +72,12 @@ pub use content::Content;
 pub use error::AddError;
 pub use layout::LayoutSummary;
 pub use net::TestServer;
+pub use server::ShapingOff;
 pub use server::{CdnOrigin, Server, ServerBuilder};
 pub use store::Store;
 pub use testing::{
     Auth, AuthState, Fault, FaultHandle, FaultRule, Origin, RequestLog, RequestRecord, RetryAfter,
-    TOKEN_PATH, TokenAuth,
+    Rules, RulesError, ShapingHandle, ShapingRule, TOKEN_PATH, TokenAuth,
 };
 
 /// Re-exported: requests and responses of the [`Server`] service are `http` types.

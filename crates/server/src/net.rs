@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -11,8 +12,10 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use ocipull_spec::{Reference, ReferenceError};
 use tokio::net::TcpListener;
+use tower::ServiceExt;
 
 use crate::server::Server;
+use crate::testing::ConnectionInfo;
 
 /// Pause after a failed `accept` (e.g. out of file descriptors) before trying again, so the
 /// loop does not spin.
@@ -74,9 +77,18 @@ where
             }
         };
         let _ = stream.set_nodelay(true);
+        // Every request of the connection carries its `ConnectionInfo` (for per-connection
+        // shaping), dropped when the connection ends.
+        let info = Arc::new(ConnectionInfo::default());
+        let per_connection = service.clone().map_request(
+            move |mut request: http::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(info.clone());
+                request
+            },
+        );
         let conn = builder.serve_connection(
             TokioIo::new(stream),
-            TowerToHyperService::new(service.clone()),
+            TowerToHyperService::new(per_connection),
         );
         let conn = graceful.watch(conn.into_owned());
         tokio::spawn(async move {

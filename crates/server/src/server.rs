@@ -17,7 +17,10 @@ use crate::error::AddError;
 use crate::layout::LayoutSummary;
 use crate::stack::{Parts, Stack, finish};
 use crate::store::Store;
-use crate::testing::{Auth, AuthState, Cdn, FaultHandle, FaultRule, Faults, Origin, RequestLog};
+use crate::testing::{
+    Auth, AuthState, Cdn, FaultHandle, FaultRule, Faults, Origin, RequestLog, Shaping,
+    ShapingHandle, ShapingRule,
+};
 
 /// How long a connection may take to send a request head (over HTTP/1.1) before it is
 /// closed: hyper's own default, long enough for any real client on a slow link, short
@@ -43,6 +46,8 @@ pub struct ServerBuilder {
     store: Option<Store>,
     request_log: bool,
     faults: Vec<FaultRule>,
+    shaping: Vec<ShapingRule>,
+    runtime_shaping: bool,
     strict_accept: bool,
     blob_redirects: bool,
     auth: Option<Auth>,
@@ -69,6 +74,29 @@ impl ServerBuilder {
     /// [`Server::add_fault`]). Default is no rules.
     pub fn fault(mut self, rule: FaultRule) -> ServerBuilder {
         self.faults.push(rule);
+        self
+    }
+
+    /// Installs a shaping rule (latency, bandwidth per connection or in total; see
+    /// [`ShapingRule`]) from the start. Default is no rules, and no shaping layer at all.
+    pub fn shaping(mut self, rule: ShapingRule) -> ServerBuilder {
+        self.shaping.push(rule);
+        self
+    }
+
+    /// Puts the shaping layer in the stack even without rules, so that
+    /// [`Server::add_shaping`] can add rules while serving (as the control API of
+    /// `ocipull serve` does). Default is off: a server without shaping rules pays nothing
+    /// for shaping.
+    pub fn runtime_shaping(mut self, on: bool) -> ServerBuilder {
+        self.runtime_shaping = on;
+        self
+    }
+
+    /// Installs every rule of a [`Rules`](crate::Rules) document (faults and shaping).
+    pub fn rules(mut self, rules: crate::Rules) -> ServerBuilder {
+        self.faults.extend(rules.faults);
+        self.shaping.extend(rules.shaping);
         self
     }
 
@@ -132,7 +160,15 @@ impl ServerBuilder {
         for rule in self.faults {
             faults.add(rule);
         }
+        let shaping = (self.runtime_shaping || !self.shaping.is_empty()).then(|| {
+            let s = Shaping::default();
+            for rule in self.shaping {
+                s.add(rule);
+            }
+            s
+        });
         let parts = Parts {
+            shaping,
             store: self.store.unwrap_or_default(),
             policy: ManifestPolicy {
                 strict_accept: self.strict_accept,
@@ -156,6 +192,15 @@ impl ServerBuilder {
         }
     }
 }
+
+/// [`Server::add_shaping`] on a server built without shaping.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "this server has no shaping layer: build it with ServerBuilder::shaping or \
+     ServerBuilder::runtime_shaping(true) to add shaping rules while serving"
+)]
+#[non_exhaustive]
+pub struct ShapingOff;
 
 /// A pull-only OCI registry: a [`Store`] served over the distribution-spec's pull API, plus
 /// the test behaviours configured on its [`ServerBuilder`].
@@ -267,6 +312,57 @@ impl Server {
     /// Removes every fault rule.
     pub fn clear_faults(&self) {
         self.shared.parts.faults.clear();
+    }
+
+    /// Removes the fault rule with this [`FaultHandle::id`]; whether there was one.
+    pub fn remove_fault(&self, id: u64) -> bool {
+        self.shared.parts.faults.remove(id)
+    }
+
+    /// The installed fault rules, oldest first.
+    pub fn fault_rules(&self) -> Vec<FaultHandle> {
+        self.shared.parts.faults.list()
+    }
+
+    /// Installs a shaping rule now; the handle tells how often it fired.
+    ///
+    /// # Errors
+    /// [`ShapingOff`] when the server was built without shaping (no
+    /// [`ServerBuilder::shaping`] rule and no [`ServerBuilder::runtime_shaping`]), so its
+    /// stack has no shaping layer to add the rule to.
+    pub fn add_shaping(&self, rule: ShapingRule) -> Result<ShapingHandle, ShapingOff> {
+        self.shared
+            .parts
+            .shaping
+            .as_ref()
+            .map(|s| s.add(rule))
+            .ok_or(ShapingOff)
+    }
+
+    /// Removes the shaping rule with this [`ShapingHandle::id`]; whether there was one.
+    pub fn remove_shaping(&self, id: u64) -> bool {
+        self.shared
+            .parts
+            .shaping
+            .as_ref()
+            .is_some_and(|s| s.remove(id))
+    }
+
+    /// Removes every shaping rule.
+    pub fn clear_shaping(&self) {
+        if let Some(s) = &self.shared.parts.shaping {
+            s.clear();
+        }
+    }
+
+    /// The installed shaping rules, oldest first.
+    pub fn shaping_rules(&self) -> Vec<ShapingHandle> {
+        self.shared
+            .parts
+            .shaping
+            .as_ref()
+            .map(Shaping::list)
+            .unwrap_or_default()
     }
 
     /// How long a connection may take to send a request head; see
