@@ -18,9 +18,10 @@ use crate::layout::LayoutSummary;
 use crate::stack::{Parts, Stack, finish};
 use crate::store::Store;
 use crate::testing::{
-    Auth, AuthState, Cdn, FaultHandle, FaultRule, Faults, Origin, RequestLog, Shaping,
-    ShapingHandle, ShapingRule,
+    Auth, AuthState, Cdn, Event, EventSink, FaultHandle, FaultRule, Faults, Origin, RequestLog,
+    Shaping, ShapingHandle, ShapingRule,
 };
+use crate::tls::Tls;
 
 /// How long a connection may take to send a request head (over HTTP/1.1) before it is
 /// closed: hyper's own default, long enough for any real client on a slow link, short
@@ -40,9 +41,11 @@ const DEFAULT_FLUSH_PAUSE: Duration = Duration::from_millis(50);
 const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Configures a [`Server`]; every test behaviour is off unless set here.
-#[derive(Debug, Default)]
+#[derive(Default)]
 #[must_use]
 pub struct ServerBuilder {
+    tls: Option<Tls>,
+    sink: Option<EventSink>,
     store: Option<Store>,
     request_log: bool,
     faults: Vec<FaultRule>,
@@ -67,6 +70,22 @@ impl ServerBuilder {
     /// off, so a long-running server does not grow without bound.
     pub fn request_log(mut self, on: bool) -> ServerBuilder {
         self.request_log = on;
+        self
+    }
+
+    /// Serves HTTPS with this configuration (ALPN `h2` and `http/1.1`), on the registry's
+    /// listener and the CDN origin's. Default is plain HTTP (HTTP/1.1 and h2c).
+    pub fn tls(mut self, tls: Tls) -> ServerBuilder {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Sends every [`Event`] to `sink`: each request once its body has ended (with the
+    /// bytes sent and the duration), failed TLS handshakes, malformed requests. The sink is
+    /// called on the serving tasks and must not block: send to a channel and write from
+    /// another task, as `ocipull serve --log-file` does. Default is none.
+    pub fn on_event(mut self, sink: impl Fn(Event) + Send + Sync + 'static) -> ServerBuilder {
+        self.sink = Some(std::sync::Arc::new(sink));
         self
     }
 
@@ -174,6 +193,7 @@ impl ServerBuilder {
                 strict_accept: self.strict_accept,
             },
             log: self.request_log.then(RequestLog::default),
+            sink: self.sink,
             faults,
             flush_pause: self.flush_pause.unwrap_or(DEFAULT_FLUSH_PAUSE),
             auth: self.auth.map(AuthState::new),
@@ -184,12 +204,28 @@ impl ServerBuilder {
                 stack: parts.registry(),
                 cdn_stack: parts.cdn(),
                 parts,
+                tls: self.tls,
                 header_read_timeout: self
                     .header_read_timeout
                     .unwrap_or(DEFAULT_HEADER_READ_TIMEOUT),
                 shutdown_grace: self.shutdown_grace.unwrap_or(DEFAULT_SHUTDOWN_GRACE),
             }),
         }
+    }
+}
+
+impl std::fmt::Debug for ServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerBuilder")
+            .field("tls", &self.tls)
+            .field("on_event", &self.sink.is_some())
+            .field("request_log", &self.request_log)
+            .field("faults", &self.faults)
+            .field("shaping", &self.shaping)
+            .field("strict_accept", &self.strict_accept)
+            .field("blob_redirects", &self.blob_redirects)
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
     }
 }
 
@@ -253,6 +289,7 @@ pub struct Server {
 struct Shared {
     /// What the stacks were built from, kept for the accessors.
     parts: Parts,
+    tls: Option<Tls>,
     stack: Stack,
     cdn_stack: Option<Stack>,
     header_read_timeout: Duration,
@@ -399,6 +436,16 @@ impl Server {
     /// See [`ServerBuilder::shutdown_grace`].
     pub(crate) fn shutdown_grace(&self) -> Duration {
         self.shared.shutdown_grace
+    }
+
+    /// The TLS configuration, when [`ServerBuilder::tls`] set one.
+    pub fn tls(&self) -> Option<&Tls> {
+        self.shared.tls.as_ref()
+    }
+
+    /// The event sink, when [`ServerBuilder::on_event`] set one.
+    pub(crate) fn sink(&self) -> Option<EventSink> {
+        self.shared.parts.sink.clone()
     }
 }
 

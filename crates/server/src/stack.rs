@@ -21,8 +21,8 @@ use crate::body::Body;
 use crate::http_util::response::common_headers;
 use crate::store::Store;
 use crate::testing::{
-    AuthLayer, AuthState, Cdn, CdnHandler, FaultLayer, Faults, LogLayer, Origin, RedirectLayer,
-    RequestLog, Shaping, ShapingLayer,
+    AuthLayer, AuthState, Cdn, CdnHandler, EventSink, FaultLayer, Faults, LogLayer, Origin,
+    RedirectLayer, RequestLog, Shaping, ShapingLayer,
 };
 
 /// A whole stack, boxed so the registry and CDN stacks (and every combination of layers)
@@ -35,6 +35,7 @@ pub(crate) struct Parts {
     pub(crate) store: Store,
     pub(crate) policy: ManifestPolicy,
     pub(crate) log: Option<RequestLog>,
+    pub(crate) sink: Option<EventSink>,
     pub(crate) faults: Faults,
     /// Present when shaping was configured (rules, or rules allowed at run time).
     pub(crate) shaping: Option<Shaping>,
@@ -80,7 +81,11 @@ impl Parts {
     }
 
     fn log_layer(&self, origin: Origin) -> Option<LogLayer> {
-        self.log.clone().map(|log| LogLayer { log, origin })
+        (self.log.is_some() || self.sink.is_some()).then(|| LogLayer {
+            log: self.log.clone(),
+            sink: self.sink.clone(),
+            origin,
+        })
     }
 
     fn shaping_layer(&self) -> Option<ShapingLayer> {

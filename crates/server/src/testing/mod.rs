@@ -19,7 +19,7 @@ pub(crate) use fault_layer::FaultLayer;
 pub(crate) use faults::Faults;
 pub use faults::{Fault, FaultHandle, FaultRule, RetryAfter};
 pub(crate) use log::LogLayer;
-pub use log::{Origin, RequestLog, RequestRecord};
+pub use log::{Event, EventSink, Origin, RequestLog, RequestRecord, rfc3339};
 pub use rules::{Rules, RulesError};
 pub(crate) use shaping::{ConnectionInfo, Shaping, ShapingLayer};
 pub use shaping::{ShapingHandle, ShapingRule};
