@@ -80,7 +80,7 @@ pub use store::Store;
 pub use testing::{
     Auth, AuthState, Event, EventSink, Fault, FaultHandle, FaultRule, Origin, RequestLog,
     RequestRecord, RetryAfter, Rules, RulesError, ShapingHandle, ShapingRule, TOKEN_PATH,
-    TokenAuth, rfc3339,
+    TokenAuth, Users, rfc3339,
 };
 pub use tls::{Tls, TlsError};
 

@@ -112,7 +112,10 @@ where
         let _ = stream.set_nodelay(true);
         // Every request of the connection carries its `ConnectionInfo` (for per-connection
         // shaping), dropped when the connection ends.
-        let info = Arc::new(ConnectionInfo::default());
+        let info = Arc::new(ConnectionInfo {
+            tls: acceptor.is_some(),
+            ..ConnectionInfo::default()
+        });
         let per_connection = service.clone().map_request(
             move |mut request: http::Request<hyper::body::Incoming>| {
                 request.extensions_mut().insert(info.clone());

@@ -13,7 +13,7 @@ mod rules;
 mod shaping;
 
 pub(crate) use auth::AuthLayer;
-pub use auth::{Auth, AuthState, TOKEN_PATH, TokenAuth};
+pub use auth::{Auth, AuthState, TOKEN_PATH, TokenAuth, Users};
 pub(crate) use cdn::{Cdn, CdnHandler, RedirectLayer};
 pub(crate) use fault_layer::FaultLayer;
 pub(crate) use faults::Faults;

@@ -165,7 +165,9 @@ impl Bucket {
 /// `net.rs`: the per-connection buckets of the shaping rules, dropped with the connection.
 #[derive(Debug, Default)]
 pub(crate) struct ConnectionInfo {
-    buckets: Mutex<HashMap<u64, Arc<Bucket>>>,
+    /// Whether the connection is TLS (for URLs the server hands out, such as token realms).
+    pub(crate) tls: bool,
+    pub(crate) buckets: Mutex<HashMap<u64, Arc<Bucket>>>,
 }
 
 impl ConnectionInfo {
