@@ -14,7 +14,7 @@ use ocipull_spec::{Reference, ReferenceError};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
-use crate::server::Server;
+use crate::server::{CdnOrigin, Server};
 use crate::testing::{ConnectionInfo, Event, EventSink};
 
 /// Pause after a failed `accept` (e.g. out of file descriptors) before trying again, so the
@@ -198,6 +198,14 @@ impl Server {
     ) -> io::Result<()> {
         let serving = Serving::of(&self, self.shutdown_grace());
         run(listener, self, shutdown, serving).await
+    }
+
+    /// Serves the CDN origin of blob redirects ([`Server::cdn_service`]) on `listener`,
+    /// with this server's TLS and event sink, until the task is dropped. Tell the registry
+    /// where it is with [`Server::set_cdn_url`].
+    pub async fn serve_cdn(&self, listener: TcpListener, origin: CdnOrigin) -> io::Result<()> {
+        let serving = Serving::of(self, self.shutdown_grace());
+        run(listener, origin, std::future::pending(), serving).await
     }
 
     /// Starts the server on `127.0.0.1:0` (and, with blob redirects, its CDN origin on a
