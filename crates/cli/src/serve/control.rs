@@ -215,7 +215,10 @@ impl Control {
                 let repo: Repository = match add.name.parse() {
                     Ok(r) => r,
                     Err(e) => {
-                        return refuse(StatusCode::BAD_REQUEST, format!("name {:?}: {e}", add.name));
+                        return refuse(
+                            StatusCode::BAD_REQUEST,
+                            format!("name {:?}: {e}", add.name),
+                        );
                     }
                 };
                 match self.server.add_layout(&repo, &add.path) {
