@@ -156,7 +156,7 @@ impl Bucket {
         let start = paid.map_or(now, |p| p.max(now));
         let nanos = u128::from(n) * 1_000_000_000 / u128::from(self.rate);
         let cost = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
-        *paid = Some(start + cost);
+        *paid = Some(start.checked_add(cost).unwrap_or(start));
         start
     }
 }
@@ -225,7 +225,7 @@ impl Shaping {
             if !a.rule.matcher.fire(&a.counts, request.method(), target) {
                 continue;
             }
-            latency += a.rule.latency.unwrap_or_default();
+            latency = latency.saturating_add(a.rule.latency.unwrap_or_default());
             if let Some(rate) = a.rule.connection_rate {
                 buckets.push(match connection {
                     Some(c) => c.bucket(a.id, rate),
