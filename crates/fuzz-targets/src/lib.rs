@@ -23,6 +23,7 @@ pub mod layout;
 pub mod manifest;
 pub mod names;
 pub mod reference;
+pub mod rules;
 pub mod server;
 pub mod www_authenticate;
 
@@ -39,6 +40,7 @@ pub const TARGETS: &[Target] = &[
     ("server", server::run),
     ("www_authenticate", www_authenticate::run),
     ("client", client::run),
+    ("rules", rules::run),
 ];
 
 /// The body of the target called `name`.

@@ -6,8 +6,10 @@
 //! conditional requests, tag lists, referrers, spec error bodies) over a [`Store`], as a
 //! `tower::Service` ([`Server`]) that [`Server::serve`] runs with hyper (HTTP/1.1 and h2c).
 //! For testing clients, the [`ServerBuilder`] adds behaviours no other test registry has:
-//! fault injection ([`FaultRule`]), Docker-style token auth ([`TokenAuth`]) and Basic auth,
-//! strict `Accept` checking, blob redirects to a second origin, and a [`RequestLog`].
+//! traffic shaping ([`ShapingRule`]), fault injection ([`FaultRule`]) — both readable from
+//! one JSON schema ([`Rules`]) — Docker-style token auth ([`TokenAuth`]) and Basic auth,
+//! strict `Accept` checking, blob redirects to a second origin, a [`RequestLog`] and an
+//! [`Event`] sink, and TLS with a generated CA ([`Tls`]).
 //!
 //! ```
 //! use ocipull_server::{Content, FaultRule, Server};
@@ -65,18 +67,22 @@ mod server;
 mod stack;
 mod store;
 mod testing;
+mod tls;
 
 pub use body::{Body, BoxError, ConnectionCut};
 pub use content::Content;
 pub use error::AddError;
 pub use layout::LayoutSummary;
 pub use net::TestServer;
+pub use server::ShapingOff;
 pub use server::{CdnOrigin, Server, ServerBuilder};
 pub use store::Store;
 pub use testing::{
-    Auth, AuthState, Fault, FaultHandle, FaultRule, Origin, RequestLog, RequestRecord, RetryAfter,
-    TOKEN_PATH, TokenAuth,
+    Auth, AuthState, Event, EventSink, Fault, FaultHandle, FaultRule, Origin, RequestLog,
+    RequestRecord, RetryAfter, Rules, RulesError, ShapingHandle, ShapingRule, TOKEN_PATH,
+    TokenAuth, Users, rfc3339,
 };
+pub use tls::{Tls, TlsError};
 
 /// Re-exported: requests and responses of the [`Server`] service are `http` types.
 pub use http;

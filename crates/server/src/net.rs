@@ -3,7 +3,8 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -11,8 +12,10 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use ocipull_spec::{Reference, ReferenceError};
 use tokio::net::TcpListener;
+use tower::ServiceExt;
 
-use crate::server::Server;
+use crate::server::{CdnOrigin, Server};
+use crate::testing::{ConnectionInfo, Event, EventSink};
 
 /// Pause after a failed `accept` (e.g. out of file descriptors) before trying again, so the
 /// loop does not spin.
@@ -27,11 +30,43 @@ const TEST_SHUTDOWN_GRACE: Duration = Duration::ZERO;
 /// and the client under test needs one too.
 const TEST_SERVER_THREADS: usize = 2;
 
+/// How connections are served: what `run` needs beyond the service.
+#[derive(Clone)]
+pub(crate) struct Serving {
+    /// How long open connections may finish after shutdown is asked for.
+    pub(crate) grace: Duration,
+    /// How long a request head (and a TLS handshake) may take.
+    pub(crate) header_read_timeout: Duration,
+    /// HTTPS, when configured.
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
+    /// Where failed handshakes and malformed requests are reported.
+    pub(crate) sink: Option<EventSink>,
+}
+
+impl Serving {
+    fn of(server: &Server, grace: Duration) -> Serving {
+        Serving {
+            grace,
+            header_read_timeout: server.header_read_timeout(),
+            tls: server.tls().map(|t| t.config.clone()),
+            sink: server.sink(),
+        }
+    }
+
+    fn report(&self, event: Event) {
+        if let Some(sink) = &self.sink {
+            sink(event);
+        }
+    }
+}
+
 /// Serves `service` on `listener` until `shutdown` completes, then stops accepting and waits
 /// up to `grace` for open connections.
 ///
-/// Both protocols a client may speak without TLS: HTTP/1.1 and h2c with prior knowledge
-/// (RFC 9113 §3.3), told apart by the connection preface.
+/// Without TLS, both protocols a client may speak: HTTP/1.1 and h2c with prior knowledge
+/// (RFC 9113 §3.3), told apart by the connection preface; with TLS, the protocol ALPN chose
+/// (`h2` or `http/1.1`). A failed TLS handshake is logged (`tracing` and the event sink) and
+/// the connection closed.
 ///
 /// Header limits are hyper's defaults (a buffer of about 400 KiB): a larger head gets 431 and
 /// a closed connection, and the server goes on.
@@ -39,8 +74,7 @@ pub(crate) async fn run<S>(
     listener: TcpListener,
     service: S,
     shutdown: impl Future<Output = ()>,
-    grace: Duration,
-    header_read_timeout: Duration,
+    serving: Serving,
 ) -> io::Result<()>
 where
     S: tower::Service<
@@ -56,8 +90,10 @@ where
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout);
+        .header_read_timeout(serving.header_read_timeout);
     builder.http2().timer(TokioTimer::new());
+    let builder = Arc::new(builder);
+    let acceptor = serving.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -65,8 +101,8 @@ where
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) => {
                 tracing::warn!(error = %e, "accept failed");
                 tokio::time::sleep(ACCEPT_RETRY_PAUSE).await;
@@ -74,25 +110,75 @@ where
             }
         };
         let _ = stream.set_nodelay(true);
-        let conn = builder.serve_connection(
-            TokioIo::new(stream),
-            TowerToHyperService::new(service.clone()),
+        // Every request of the connection carries its `ConnectionInfo` (for per-connection
+        // shaping), dropped when the connection ends.
+        let info = Arc::new(ConnectionInfo {
+            tls: acceptor.is_some(),
+            ..ConnectionInfo::default()
+        });
+        let per_connection = service.clone().map_request(
+            move |mut request: http::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(info.clone());
+                request
+            },
         );
-        let conn = graceful.watch(conn.into_owned());
+        let service = TowerToHyperService::new(per_connection);
+        let (builder, watcher, serving) = (builder.clone(), graceful.watcher(), serving.clone());
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
+            let result = match acceptor {
+                None => {
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    watcher.watch(conn.into_owned()).await
+                }
+                Some(acceptor) => {
+                    let handshake =
+                        tokio::time::timeout(serving.header_read_timeout, acceptor.accept(stream));
+                    let stream = match handshake.await {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(e)) => return handshake_failed(&serving, peer, e.to_string()),
+                        Err(_) => {
+                            return handshake_failed(&serving, peer, "timed out".to_owned());
+                        }
+                    };
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    watcher.watch(conn.into_owned()).await
+                }
+            };
+            if let Err(e) = result {
+                let parse = e
+                    .downcast_ref::<hyper::Error>()
+                    .is_some_and(hyper::Error::is_parse);
+                if parse {
+                    tracing::warn!(%peer, error = %e, "malformed request");
+                    serving.report(Event::MalformedRequest {
+                        time: SystemTime::now(),
+                        peer,
+                        error: e.to_string(),
+                    });
+                } else {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
             }
         });
     }
     drop(listener);
-    if tokio::time::timeout(grace, graceful.shutdown())
+    if tokio::time::timeout(serving.grace, graceful.shutdown())
         .await
         .is_err()
     {
         tracing::debug!("connections still open after the grace period; dropping them");
     }
     Ok(())
+}
+
+fn handshake_failed(serving: &Serving, peer: SocketAddr, error: String) {
+    tracing::warn!(%peer, %error, "TLS handshake failed");
+    serving.report(Event::TlsHandshakeFailed {
+        time: SystemTime::now(),
+        peer,
+        error,
+    });
 }
 
 impl Server {
@@ -110,9 +196,16 @@ impl Server {
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> io::Result<()> {
-        let header_read_timeout = self.header_read_timeout();
-        let grace = self.shutdown_grace();
-        run(listener, self, shutdown, grace, header_read_timeout).await
+        let serving = Serving::of(&self, self.shutdown_grace());
+        run(listener, self, shutdown, serving).await
+    }
+
+    /// Serves the CDN origin of blob redirects ([`Server::cdn_service`]) on `listener`,
+    /// with this server's TLS and event sink, until the task is dropped. Tell the registry
+    /// where it is with [`Server::set_cdn_url`].
+    pub async fn serve_cdn(&self, listener: TcpListener, origin: CdnOrigin) -> io::Result<()> {
+        let serving = Serving::of(self, self.shutdown_grace());
+        run(listener, origin, std::future::pending(), serving).await
     }
 
     /// Starts the server on `127.0.0.1:0` (and, with blob redirects, its CDN origin on a
@@ -160,7 +253,7 @@ impl TestServer {
             Some(service) => {
                 let l = bind()?;
                 let cdn_addr = l.local_addr()?;
-                server.set_cdn_url(format!("http://{cdn_addr}"));
+                server.set_cdn_url(format!("{}://{cdn_addr}", scheme(&server)));
                 Some((l, cdn_addr, service))
             }
             None => None,
@@ -173,7 +266,7 @@ impl TestServer {
             .build()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let served = server.clone();
-        let header_read_timeout = server.header_read_timeout();
+        let serving = Serving::of(&server, TEST_SHUTDOWN_GRACE);
         let thread = std::thread::Builder::new()
             .name("ocipull-test-server".into())
             .spawn(move || {
@@ -187,23 +280,11 @@ impl TestServer {
                     };
                     let mut tasks = Vec::new();
                     if let Ok(l) = TcpListener::from_std(registry) {
-                        tasks.push(tokio::spawn(run(
-                            l,
-                            served,
-                            signal(&tx),
-                            TEST_SHUTDOWN_GRACE,
-                            header_read_timeout,
-                        )));
+                        tasks.push(tokio::spawn(run(l, served, signal(&tx), serving.clone())));
                     }
                     if let Some((l, _, service)) = cdn {
                         if let Ok(l) = TcpListener::from_std(l) {
-                            tasks.push(tokio::spawn(run(
-                                l,
-                                service,
-                                signal(&tx),
-                                TEST_SHUTDOWN_GRACE,
-                                header_read_timeout,
-                            )));
+                            tasks.push(tokio::spawn(run(l, service, signal(&tx), serving)));
                         }
                     }
                     let _ = stopped.await;
@@ -223,9 +304,11 @@ impl TestServer {
         })
     }
 
-    /// The base URL, `http://127.0.0.1:PORT`.
+    /// The base URL, `http://127.0.0.1:PORT` (`https://` with [`ServerBuilder::tls`]).
+    ///
+    /// [`ServerBuilder::tls`]: crate::ServerBuilder::tls
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", scheme(&self.server), self.addr)
     }
 
     /// The registry host for image references, `127.0.0.1:PORT`.
@@ -254,12 +337,22 @@ impl TestServer {
 
     /// The CDN origin's base URL, when blob redirects are on.
     pub fn cdn_url(&self) -> Option<String> {
-        self.cdn_addr.map(|a| format!("http://{a}"))
+        self.cdn_addr
+            .map(|a| format!("{}://{a}", scheme(&self.server)))
     }
 
     /// The server (for adding content, faults, reading the log).
     pub fn server(&self) -> &Server {
         &self.server
+    }
+}
+
+/// `https` for a server with TLS, `http` otherwise.
+fn scheme(server: &Server) -> &'static str {
+    if server.tls().is_some() {
+        "https"
+    } else {
+        "http"
     }
 }
 

@@ -17,7 +17,11 @@ use crate::error::AddError;
 use crate::layout::LayoutSummary;
 use crate::stack::{Parts, Stack, finish};
 use crate::store::Store;
-use crate::testing::{Auth, AuthState, Cdn, FaultHandle, FaultRule, Faults, Origin, RequestLog};
+use crate::testing::{
+    Auth, AuthState, Cdn, Event, EventSink, FaultHandle, FaultRule, Faults, Origin, RequestLog,
+    Shaping, ShapingHandle, ShapingRule,
+};
+use crate::tls::Tls;
 
 /// How long a connection may take to send a request head (over HTTP/1.1) before it is
 /// closed: hyper's own default, long enough for any real client on a slow link, short
@@ -37,12 +41,16 @@ const DEFAULT_FLUSH_PAUSE: Duration = Duration::from_millis(50);
 const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Configures a [`Server`]; every test behaviour is off unless set here.
-#[derive(Debug, Default)]
+#[derive(Default)]
 #[must_use]
 pub struct ServerBuilder {
+    tls: Option<Tls>,
+    sink: Option<EventSink>,
     store: Option<Store>,
     request_log: bool,
     faults: Vec<FaultRule>,
+    shaping: Vec<ShapingRule>,
+    runtime_shaping: bool,
     strict_accept: bool,
     blob_redirects: bool,
     auth: Option<Auth>,
@@ -65,10 +73,49 @@ impl ServerBuilder {
         self
     }
 
+    /// Serves HTTPS with this configuration (ALPN `h2` and `http/1.1`), on the registry's
+    /// listener and the CDN origin's. Default is plain HTTP (HTTP/1.1 and h2c).
+    pub fn tls(mut self, tls: Tls) -> ServerBuilder {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Sends every [`Event`] to `sink`: each request once its body has ended (with the
+    /// bytes sent and the duration), failed TLS handshakes, malformed requests. The sink is
+    /// called on the serving tasks and must not block: send to a channel and write from
+    /// another task, as `ocipull serve --log-file` does. Default is none.
+    pub fn on_event(mut self, sink: impl Fn(Event) + Send + Sync + 'static) -> ServerBuilder {
+        self.sink = Some(std::sync::Arc::new(sink));
+        self
+    }
+
     /// Installs a fault rule from the start (rules can also be added while serving with
     /// [`Server::add_fault`]). Default is no rules.
     pub fn fault(mut self, rule: FaultRule) -> ServerBuilder {
         self.faults.push(rule);
+        self
+    }
+
+    /// Installs a shaping rule (latency, bandwidth per connection or in total; see
+    /// [`ShapingRule`]) from the start. Default is no rules, and no shaping layer at all.
+    pub fn shaping(mut self, rule: ShapingRule) -> ServerBuilder {
+        self.shaping.push(rule);
+        self
+    }
+
+    /// Puts the shaping layer in the stack even without rules, so that
+    /// [`Server::add_shaping`] can add rules while serving (as the control API of
+    /// `ocipull serve` does). Default is off: a server without shaping rules pays nothing
+    /// for shaping.
+    pub fn runtime_shaping(mut self, on: bool) -> ServerBuilder {
+        self.runtime_shaping = on;
+        self
+    }
+
+    /// Installs every rule of a [`Rules`](crate::Rules) document (faults and shaping).
+    pub fn rules(mut self, rules: crate::Rules) -> ServerBuilder {
+        self.faults.extend(rules.faults);
+        self.shaping.extend(rules.shaping);
         self
     }
 
@@ -132,12 +179,21 @@ impl ServerBuilder {
         for rule in self.faults {
             faults.add(rule);
         }
+        let shaping = (self.runtime_shaping || !self.shaping.is_empty()).then(|| {
+            let s = Shaping::default();
+            for rule in self.shaping {
+                s.add(rule);
+            }
+            s
+        });
         let parts = Parts {
+            shaping,
             store: self.store.unwrap_or_default(),
             policy: ManifestPolicy {
                 strict_accept: self.strict_accept,
             },
             log: self.request_log.then(RequestLog::default),
+            sink: self.sink,
             faults,
             flush_pause: self.flush_pause.unwrap_or(DEFAULT_FLUSH_PAUSE),
             auth: self.auth.map(AuthState::new),
@@ -148,6 +204,7 @@ impl ServerBuilder {
                 stack: parts.registry(),
                 cdn_stack: parts.cdn(),
                 parts,
+                tls: self.tls,
                 header_read_timeout: self
                     .header_read_timeout
                     .unwrap_or(DEFAULT_HEADER_READ_TIMEOUT),
@@ -156,6 +213,30 @@ impl ServerBuilder {
         }
     }
 }
+
+impl std::fmt::Debug for ServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerBuilder")
+            .field("tls", &self.tls)
+            .field("on_event", &self.sink.is_some())
+            .field("request_log", &self.request_log)
+            .field("faults", &self.faults)
+            .field("shaping", &self.shaping)
+            .field("strict_accept", &self.strict_accept)
+            .field("blob_redirects", &self.blob_redirects)
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+/// [`Server::add_shaping`] on a server built without shaping.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "this server has no shaping layer: build it with ServerBuilder::shaping or \
+     ServerBuilder::runtime_shaping(true) to add shaping rules while serving"
+)]
+#[non_exhaustive]
+pub struct ShapingOff;
 
 /// A pull-only OCI registry: a [`Store`] served over the distribution-spec's pull API, plus
 /// the test behaviours configured on its [`ServerBuilder`].
@@ -208,6 +289,7 @@ pub struct Server {
 struct Shared {
     /// What the stacks were built from, kept for the accessors.
     parts: Parts,
+    tls: Option<Tls>,
     stack: Stack,
     cdn_stack: Option<Stack>,
     header_read_timeout: Duration,
@@ -269,6 +351,57 @@ impl Server {
         self.shared.parts.faults.clear();
     }
 
+    /// Removes the fault rule with this [`FaultHandle::id`]; whether there was one.
+    pub fn remove_fault(&self, id: u64) -> bool {
+        self.shared.parts.faults.remove(id)
+    }
+
+    /// The installed fault rules, oldest first.
+    pub fn fault_rules(&self) -> Vec<FaultHandle> {
+        self.shared.parts.faults.list()
+    }
+
+    /// Installs a shaping rule now; the handle tells how often it fired.
+    ///
+    /// # Errors
+    /// [`ShapingOff`] when the server was built without shaping (no
+    /// [`ServerBuilder::shaping`] rule and no [`ServerBuilder::runtime_shaping`]), so its
+    /// stack has no shaping layer to add the rule to.
+    pub fn add_shaping(&self, rule: ShapingRule) -> Result<ShapingHandle, ShapingOff> {
+        self.shared
+            .parts
+            .shaping
+            .as_ref()
+            .map(|s| s.add(rule))
+            .ok_or(ShapingOff)
+    }
+
+    /// Removes the shaping rule with this [`ShapingHandle::id`]; whether there was one.
+    pub fn remove_shaping(&self, id: u64) -> bool {
+        self.shared
+            .parts
+            .shaping
+            .as_ref()
+            .is_some_and(|s| s.remove(id))
+    }
+
+    /// Removes every shaping rule.
+    pub fn clear_shaping(&self) {
+        if let Some(s) = &self.shared.parts.shaping {
+            s.clear();
+        }
+    }
+
+    /// The installed shaping rules, oldest first.
+    pub fn shaping_rules(&self) -> Vec<ShapingHandle> {
+        self.shared
+            .parts
+            .shaping
+            .as_ref()
+            .map(Shaping::list)
+            .unwrap_or_default()
+    }
+
     /// How long a connection may take to send a request head; see
     /// [`ServerBuilder::header_read_timeout`].
     pub fn header_read_timeout(&self) -> Duration {
@@ -303,6 +436,16 @@ impl Server {
     /// See [`ServerBuilder::shutdown_grace`].
     pub(crate) fn shutdown_grace(&self) -> Duration {
         self.shared.shutdown_grace
+    }
+
+    /// The TLS configuration, when [`ServerBuilder::tls`] set one.
+    pub fn tls(&self) -> Option<&Tls> {
+        self.shared.tls.as_ref()
+    }
+
+    /// The event sink, when [`ServerBuilder::on_event`] set one.
+    pub(crate) fn sink(&self) -> Option<EventSink> {
+        self.shared.parts.sink.clone()
     }
 }
 

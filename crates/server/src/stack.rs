@@ -21,8 +21,8 @@ use crate::body::Body;
 use crate::http_util::response::common_headers;
 use crate::store::Store;
 use crate::testing::{
-    AuthLayer, AuthState, Cdn, CdnHandler, FaultLayer, Faults, LogLayer, Origin, RedirectLayer,
-    RequestLog,
+    AuthLayer, AuthState, Cdn, CdnHandler, EventSink, FaultLayer, Faults, LogLayer, Origin,
+    RedirectLayer, RequestLog, Shaping, ShapingLayer,
 };
 
 /// A whole stack, boxed so the registry and CDN stacks (and every combination of layers)
@@ -35,7 +35,10 @@ pub(crate) struct Parts {
     pub(crate) store: Store,
     pub(crate) policy: ManifestPolicy,
     pub(crate) log: Option<RequestLog>,
+    pub(crate) sink: Option<EventSink>,
     pub(crate) faults: Faults,
+    /// Present when shaping was configured (rules, or rules allowed at run time).
+    pub(crate) shaping: Option<Shaping>,
     pub(crate) flush_pause: Duration,
     pub(crate) auth: Option<AuthState>,
     pub(crate) cdn: Option<Arc<Cdn>>,
@@ -46,8 +49,9 @@ impl Parts {
     pub(crate) fn registry(&self) -> Stack {
         let stack = ServiceBuilder::new()
             .option_layer(self.log_layer(Origin::Registry))
-            // Traffic shaping (rate and latency limits) goes here, between the log and the
-            // faults: the log records what the client asked, faults act on shaped traffic.
+            // Traffic shaping (rate and latency limits), between the log and the faults: the
+            // log records what the client asked, faults act on shaped traffic.
+            .option_layer(self.shaping_layer())
             .layer(self.fault_layer())
             .option_layer(self.auth.clone().map(AuthLayer))
             .option_layer(self.cdn.clone().map(|cdn| RedirectLayer {
@@ -61,12 +65,13 @@ impl Parts {
         BoxCloneSyncService::new(stack)
     }
 
-    /// The CDN origin's stack, when blob redirects are on. The same log and fault rules
-    /// apply; auth does not (the signed URL is the credential, as with object stores).
+    /// The CDN origin's stack, when blob redirects are on. The same log, shaping and fault
+    /// rules apply; auth does not (the signed URL is the credential, as with object stores).
     pub(crate) fn cdn(&self) -> Option<Stack> {
         let cdn = self.cdn.clone()?;
         let stack = ServiceBuilder::new()
             .option_layer(self.log_layer(Origin::Cdn))
+            .option_layer(self.shaping_layer())
             .layer(self.fault_layer())
             .service(CdnHandler {
                 cdn,
@@ -76,7 +81,15 @@ impl Parts {
     }
 
     fn log_layer(&self, origin: Origin) -> Option<LogLayer> {
-        self.log.clone().map(|log| LogLayer { log, origin })
+        (self.log.is_some() || self.sink.is_some()).then(|| LogLayer {
+            log: self.log.clone(),
+            sink: self.sink.clone(),
+            origin,
+        })
+    }
+
+    fn shaping_layer(&self) -> Option<ShapingLayer> {
+        self.shaping.clone().map(ShapingLayer)
     }
 
     fn fault_layer(&self) -> FaultLayer {

@@ -270,3 +270,50 @@ async fn auth_over_the_network_uses_the_listeners_address_as_realm() {
     .await;
     assert_eq!(ok.status, 200, "over h2c too");
 }
+
+#[tokio::test]
+async fn users_with_per_repository_rights_and_anonymous_pulls() {
+    use ocipull_server::{Auth, Users};
+    let users = Users::new()
+        .user("alice", "a")
+        .user_for("bob", "b", ["team/app"]);
+    let server = Server::builder()
+        .auth(Auth::BasicUsers(users.clone()))
+        .build();
+    let get = |path: &str, who: Option<&str>| {
+        let mut r = http::Request::get(path);
+        if let Some(who) = who {
+            use base64::Engine as _;
+            let v = base64::engine::general_purpose::STANDARD.encode(who);
+            r = r.header("authorization", format!("Basic {v}"));
+        }
+        r.body(()).unwrap()
+    };
+    use tower::ServiceExt as _;
+    let status = |r: http::Request<()>| {
+        let s = server.clone();
+        async move { s.oneshot(r).await.unwrap().status().as_u16() }
+    };
+    assert_eq!(
+        status(get("/v2/other/tags/list", Some("alice:a"))).await,
+        404
+    );
+    assert_eq!(status(get("/v2/other/tags/list", Some("bob:b"))).await, 403);
+    assert_eq!(
+        status(get("/v2/team/app/tags/list", Some("bob:b"))).await,
+        404
+    );
+    assert_eq!(
+        status(get("/v2/team/app/tags/list", Some("bob:x"))).await,
+        401
+    );
+    assert_eq!(status(get("/v2/team/app/tags/list", None)).await, 401);
+    let open = Server::builder()
+        .auth(Auth::BasicUsers(users.anonymous(true)))
+        .build();
+    let r = open
+        .oneshot(get("/v2/team/app/tags/list", None))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "anonymous pulls reach the handlers");
+}

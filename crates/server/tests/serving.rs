@@ -321,3 +321,46 @@ fn broken_layouts_name_the_file() {
     }
     assert!(err.to_string().contains("index.json"));
 }
+
+#[tokio::test]
+async fn the_catalog_lists_repositories_with_pagination() {
+    let server = Server::new();
+    for name in ["c/app", "a", "b/x"] {
+        let img = image(name, &[name.as_bytes()], None);
+        server
+            .add(
+                &name.parse().unwrap(),
+                None,
+                img.manifest.clone(),
+                img.blobs(),
+            )
+            .unwrap();
+    }
+    let list =
+        |a: &common::Answer| -> serde_json::Value { serde_json::from_slice(&a.body).unwrap() };
+    let all = common::call(&server, Method::GET, "/v2/_catalog", &[]).await;
+    assert_eq!(all.status, 200);
+    assert_eq!(
+        list(&all)["repositories"],
+        serde_json::json!(["a", "b/x", "c/app"])
+    );
+    assert_eq!(all.header("link"), None);
+    let first = common::call(&server, Method::GET, "/v2/_catalog?n=2", &[]).await;
+    assert_eq!(
+        list(&first)["repositories"],
+        serde_json::json!(["a", "b/x"])
+    );
+    assert_eq!(
+        first.header("link"),
+        Some("</v2/_catalog?n=2&last=b%2Fx>; rel=\"next\"")
+    );
+    let rest = common::call(&server, Method::GET, "/v2/_catalog?n=2&last=b%2Fx", &[]).await;
+    assert_eq!(list(&rest)["repositories"], serde_json::json!(["c/app"]));
+    assert_eq!(rest.header("link"), None);
+    let none = common::call(&server, Method::GET, "/v2/_catalog?n=0", &[]).await;
+    assert_eq!(list(&none)["repositories"], serde_json::json!([]));
+    let bad = common::call(&server, Method::GET, "/v2/_catalog?n=x", &[]).await;
+    assert_eq!(bad.status, 400);
+    let head = common::call(&server, Method::HEAD, "/v2/_catalog", &[]).await;
+    assert_eq!((head.status.as_u16(), head.body.len()), (200, 0));
+}

@@ -11,7 +11,7 @@ use ocipull_spec::{Digest, ErrorCode, Repository};
 use super::blobs::serve_blob;
 use super::manifests::{ManifestPolicy, name_unknown, serve_manifest};
 use super::referrers::serve_referrers;
-use super::tags::serve_tags;
+use super::tags::{serve_catalog, serve_tags};
 use crate::body::Body;
 use crate::http_util::query::decode;
 use crate::http_util::response::{JSON, error, json, method_not_allowed};
@@ -22,6 +22,8 @@ use crate::store::{Lookup, Store};
 pub(crate) enum Route<'a> {
     /// `/v2/`.
     Base,
+    /// `/v2/_catalog`.
+    Catalog,
     /// `/v2/<name>/manifests/<reference>`.
     Manifest {
         /// Repository name.
@@ -63,6 +65,9 @@ pub(crate) fn route(path: &str) -> Route<'_> {
     let Some(rest) = path.strip_prefix("/v2/") else {
         return Route::Unknown;
     };
+    if rest == "_catalog" {
+        return Route::Catalog;
+    }
     if let Some(name) = rest.strip_suffix("/tags/list") {
         return non_empty(name).map_or(Route::Unknown, |name| Route::Tags { name });
     }
@@ -131,6 +136,7 @@ impl Router {
             // distribution-spec "Determining Support": 200 on `/v2/`; the body is an empty
             // JSON object, as Distribution sends.
             Route::Base => return json(JSON, b"{}".to_vec(), head),
+            Route::Catalog => return serve_catalog(&self.store, query, head),
             Route::Upload => {
                 return error(
                     StatusCode::NOT_FOUND,
@@ -169,7 +175,7 @@ impl Router {
                 serve_referrers(&self.store, &repo, &decode(digest), query, head)
             }
             // Answered above; repeated rather than `unreachable!` so no path can panic.
-            Route::Base | Route::Upload | Route::Unknown => method_not_allowed(),
+            Route::Base | Route::Catalog | Route::Upload | Route::Unknown => method_not_allowed(),
         }
     }
 
@@ -224,6 +230,8 @@ mod tests {
     fn table() {
         let cases = [
             ("/v2/", Route::Base),
+            ("/v2/_catalog", Route::Catalog),
+            ("/v2/_catalog/tags/list", Route::Tags { name: "_catalog" }),
             ("/v2", Route::Base),
             (
                 "/v2/a/manifests/v1",

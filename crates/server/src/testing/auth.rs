@@ -60,6 +60,99 @@ pub enum Auth {
     },
     /// Docker-style bearer tokens from the server's own token endpoint.
     Token(TokenAuth),
+    /// HTTP Basic for several users, each maybe limited to some repositories, and maybe
+    /// anonymous pulls.
+    BasicUsers(Users),
+}
+
+/// Users and their pull rights, for [`Auth::BasicUsers`] and [`TokenAuth::users`].
+///
+/// ```
+/// use ocipull_server::{Auth, Users};
+/// let users = Users::new()
+///     .user("alice", "secret")                       // pulls everything
+///     .user_for("bob", "hunter2", ["team/app"])      // pulls team/app only
+///     .anonymous(true);                              // and anyone pulls without credentials
+/// let auth = Auth::BasicUsers(users);
+/// ```
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Users {
+    users: Vec<User>,
+    anonymous: bool,
+}
+
+#[derive(Debug, Clone)]
+struct User {
+    name: String,
+    password: String,
+    /// `None`: every repository.
+    repositories: Option<Vec<String>>,
+}
+
+impl Users {
+    /// No users; anonymous pulls off.
+    pub fn new() -> Users {
+        Users::default()
+    }
+
+    /// Adds a user who may pull every repository.
+    ///
+    /// # Security
+    /// Test credentials only; `Debug` prints the password.
+    pub fn user(mut self, name: impl Into<String>, password: impl Into<String>) -> Users {
+        self.users.push(User {
+            name: name.into(),
+            password: password.into(),
+            repositories: None,
+        });
+        self
+    }
+
+    /// Adds a user who may pull only these repositories (others are refused: 403 `DENIED`
+    /// with Basic, a token without them with token auth).
+    pub fn user_for<R: Into<String>>(
+        mut self,
+        name: impl Into<String>,
+        password: impl Into<String>,
+        repositories: impl IntoIterator<Item = R>,
+    ) -> Users {
+        self.users.push(User {
+            name: name.into(),
+            password: password.into(),
+            repositories: Some(repositories.into_iter().map(Into::into).collect()),
+        });
+        self
+    }
+
+    /// Whether requests without credentials may pull every repository. Default is off.
+    pub fn anonymous(mut self, on: bool) -> Users {
+        self.anonymous = on;
+        self
+    }
+
+    /// Who sent `credentials`: `Ok(None)` for anonymous (when allowed), `Ok(Some(user))`,
+    /// or `Err(())` for unknown or missing credentials.
+    fn who(&self, credentials: Option<(String, String)>) -> Result<Option<&User>, ()> {
+        match credentials {
+            None if self.anonymous => Ok(None),
+            None => Err(()),
+            Some((u, p)) => self
+                .users
+                .iter()
+                .find(|x| x.name == u && x.password == p)
+                .map(Some)
+                .ok_or(()),
+        }
+    }
+}
+
+impl User {
+    fn may_pull(&self, repository: &str) -> bool {
+        self.repositories
+            .as_ref()
+            .is_none_or(|r| r.iter().any(|x| x == repository))
+    }
 }
 
 impl Auth {
@@ -89,7 +182,7 @@ impl From<TokenAuth> for Auth {
 /// ```
 #[derive(Debug, Clone)]
 pub struct TokenAuth {
-    credentials: Option<(String, String)>,
+    users: Users,
     expiry: Option<Duration>,
     service: String,
 }
@@ -98,7 +191,7 @@ impl TokenAuth {
     /// Tokens for anyone who asks, as Docker Hub gives for public images.
     pub fn anonymous() -> TokenAuth {
         TokenAuth {
-            credentials: None,
+            users: Users::new().anonymous(true),
             expiry: None,
             service: DEFAULT_SERVICE.to_owned(),
         }
@@ -107,9 +200,17 @@ impl TokenAuth {
     /// Tokens only for requests to the token endpoint with these Basic credentials.
     pub fn with_credentials(username: impl Into<String>, password: impl Into<String>) -> TokenAuth {
         TokenAuth {
-            credentials: Some((username.into(), password.into())),
+            users: Users::new().user(username, password),
             ..TokenAuth::anonymous()
         }
+    }
+
+    /// Tokens for these users (each granted only the repositories it may pull) and, if
+    /// [`Users::anonymous`], for requests without credentials. Replaces the users of
+    /// [`TokenAuth::anonymous`] and [`TokenAuth::with_credentials`].
+    pub fn users(mut self, users: Users) -> TokenAuth {
+        self.users = users;
+        self
     }
 
     /// Tokens stop working this long after they are issued. Default is never (see also
@@ -176,9 +277,9 @@ impl AuthState {
         if request.method() != Method::GET {
             return method_not_allowed();
         }
-        if let Some((user, pass)) = &t.credentials {
-            if basic_credentials(request.headers()).as_ref() != Some(&(user.clone(), pass.clone()))
-            {
+        let user = match t.users.who(basic_credentials(request.headers())) {
+            Ok(user) => user,
+            Err(()) => {
                 let mut r = error(
                     StatusCode::UNAUTHORIZED,
                     ErrorCode::Unauthorized,
@@ -190,12 +291,13 @@ impl AuthState {
                 );
                 return r;
             }
-        }
+        };
         let query = request.uri().query();
         let repositories: Vec<String> = params(query, "scope")
             .iter()
             .flat_map(|s| s.split(' '))
             .filter_map(pull_scope)
+            .filter(|r| user.is_none_or(|u| u.may_pull(r)))
             .collect();
         let token = format!(
             "{:032x}{:032x}",
@@ -226,7 +328,7 @@ impl AuthState {
     fn check(&self, request: &Request<()>) -> Option<Response<Body>> {
         let repository = match route(request.uri().path()) {
             Route::Unknown => return None,
-            Route::Base | Route::Upload => None,
+            Route::Base | Route::Catalog | Route::Upload => None,
             Route::Manifest { name, .. }
             | Route::Blob { name, .. }
             | Route::Tags { name }
@@ -243,8 +345,25 @@ impl AuthState {
                     )
                 })
             }
+            Auth::BasicUsers(users) => match users.who(basic_credentials(request.headers())) {
+                Err(()) => Some(unauthorized(
+                    format!("Basic realm=\"{BASIC_REALM}\""),
+                    "credentials required",
+                )),
+                Ok(Some(user)) if repository.is_some_and(|r| !user.may_pull(r)) => Some(error(
+                    StatusCode::FORBIDDEN,
+                    ErrorCode::Denied,
+                    "this user may not pull this repository",
+                )),
+                Ok(_) => None,
+            },
             Auth::Token(t) => {
-                let realm = format!("http://{}{TOKEN_PATH}", host(request));
+                let tls = request
+                    .extensions()
+                    .get::<Arc<super::ConnectionInfo>>()
+                    .is_some_and(|c| c.tls);
+                let scheme = if tls { "https" } else { "http" };
+                let realm = format!("{scheme}://{}{TOKEN_PATH}", host(request));
                 let mut challenge = format!("Bearer realm=\"{realm}\",service=\"{}\"", t.service);
                 if let Some(name) = repository {
                     challenge.push_str(&format!(",scope=\"repository:{name}:pull\""));

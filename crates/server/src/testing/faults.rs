@@ -5,15 +5,24 @@
 //! limited number of times ([`FaultRule::times`]); when it fires, all its [`Fault`]s apply
 //! to that request. Several rules can fire on one request; the first `Status` wins.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use http::{Method, StatusCode};
-use regex::Regex;
+
+use super::matcher::{Counts, Matcher, matching_setters, next_rule_id};
 
 /// What happens to a request that a rule fires on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// In JSON (see [`Rules`](crate::Rules)) each fault is an object with one key, or a string
+/// for the faults without a value: `{"status": 503}`, `{"retry_after": 2}` or
+/// `{"retry_after": "Sun, 06 Nov 1994 08:49:37 GMT"}`, `{"delay_ms": 100}`,
+/// `{"cut_after": 1000}`, `{"truncate_after": 1000}`, `{"corrupt": 12}` (the offset),
+/// `{"stall": {"after": 1000, "ms": 5000}}`, `"ignore_range"`, `{"content_range": "…"}`,
+/// `{"content_digest": "…"}`, `{"content_type": "…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "crate::testing::rules::FaultDoc")]
+#[serde(into = "crate::testing::rules::FaultDoc")]
 #[non_exhaustive]
 pub enum Fault {
     /// Answer with this status and a spec error body instead of the real answer.
@@ -67,12 +76,6 @@ impl RetryAfter {
     }
 }
 
-#[derive(Debug, Clone)]
-enum PathMatch {
-    Contains(String),
-    Regex(Regex),
-}
-
 /// A fault injection rule.
 ///
 /// A rule matches requests by method and path (substring or regular expression over the path
@@ -94,13 +97,24 @@ enum PathMatch {
 /// // Blob bodies are cut after 1000 bytes, the first three times.
 /// let cut = FaultRule::path("/blobs/").cut_after(1000).times(3);
 /// ```
-#[derive(Debug, Clone, Default)]
+///
+/// Rules can also be written as JSON (the format of `ocipull serve --faults` and of the
+/// control API; see [`Rules`](crate::Rules)):
+///
+/// ```
+/// use ocipull_server::FaultRule;
+/// let rule: FaultRule = serde_json::from_str(
+///     r#"{ "path": "/blobs/", "method": "GET", "nth": 2,
+///          "faults": [{ "status": 503 }, { "retry_after": 1 }] }"#,
+/// )?;
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "crate::testing::rules::FaultRuleDoc")]
+#[serde(into = "crate::testing::rules::FaultRuleDoc")]
 pub struct FaultRule {
-    method: Option<Method>,
-    path: Option<PathMatch>,
-    skip: u64,
-    times: Option<u64>,
-    faults: Vec<Fault>,
+    pub(crate) matcher: Matcher,
+    pub(crate) faults: Vec<Fault>,
 }
 
 impl FaultRule {
@@ -109,47 +123,7 @@ impl FaultRule {
         FaultRule::default()
     }
 
-    /// A rule matching requests whose path and query contain `substring`.
-    pub fn path(substring: impl Into<String>) -> FaultRule {
-        FaultRule::new().path_contains(substring)
-    }
-
-    /// Matches only requests with this method. Default is any method.
-    pub fn method(mut self, method: Method) -> FaultRule {
-        self.method = Some(method);
-        self
-    }
-
-    /// Matches only requests whose path and query contain `substring`. Default is any path.
-    pub fn path_contains(mut self, substring: impl Into<String>) -> FaultRule {
-        self.path = Some(PathMatch::Contains(substring.into()));
-        self
-    }
-
-    /// Matches only requests whose path and query match `regex` (unanchored); replaces a
-    /// substring set by [`FaultRule::path_contains`]. Default is any path.
-    pub fn path_regex(mut self, regex: Regex) -> FaultRule {
-        self.path = Some(PathMatch::Regex(regex));
-        self
-    }
-
-    /// Lets the first `n` matching requests through; the rule fires from the next one on.
-    /// Default is 0.
-    pub fn skip(mut self, n: u64) -> FaultRule {
-        self.skip = n;
-        self
-    }
-
-    /// Fires only on the `n`-th matching request (1-based): `skip(n - 1).times(1)`.
-    pub fn nth(self, n: u64) -> FaultRule {
-        self.skip(n.saturating_sub(1)).times(1)
-    }
-
-    /// Fires at most `n` times. Default is every time it matches.
-    pub fn times(mut self, n: u64) -> FaultRule {
-        self.times = Some(n);
-        self
-    }
+    matching_setters!(FaultRule);
 
     /// Adds a fault applied when the rule fires.
     pub fn fault(mut self, fault: Fault) -> FaultRule {
@@ -212,13 +186,9 @@ impl FaultRule {
         self.fault(Fault::ContentType(value.into()))
     }
 
-    fn matches(&self, method: &Method, path_and_query: &str) -> bool {
-        self.method.as_ref().is_none_or(|m| m == method)
-            && match &self.path {
-                None => true,
-                Some(PathMatch::Contains(s)) => path_and_query.contains(s.as_str()),
-                Some(PathMatch::Regex(r)) => r.is_match(path_and_query),
-            }
+    /// The faults applied when the rule fires.
+    pub fn faults(&self) -> &[Fault] {
+        &self.faults
     }
 }
 
@@ -228,20 +198,31 @@ pub struct FaultHandle(Arc<Active>);
 
 #[derive(Debug)]
 struct Active {
+    id: u64,
     rule: FaultRule,
-    matched: AtomicU64,
-    fired: AtomicU64,
+    counts: Counts,
 }
 
 impl FaultHandle {
     /// How many requests matched the rule (fired or not).
     pub fn matched(&self) -> u64 {
-        self.0.matched.load(Ordering::SeqCst)
+        self.0.counts.matched()
     }
 
     /// How many times the rule fired.
     pub fn fired(&self) -> u64 {
-        self.0.fired.load(Ordering::SeqCst)
+        self.0.counts.fired()
+    }
+
+    /// The rule's id on its server, for [`Server::remove_fault`](crate::Server::remove_fault)
+    /// (and the control API's `DELETE /faults/<id>`).
+    pub fn id(&self) -> u64 {
+        self.0.id
+    }
+
+    /// The rule as installed.
+    pub fn rule(&self) -> &FaultRule {
+        &self.0.rule
     }
 }
 
@@ -254,9 +235,9 @@ pub(crate) struct Faults {
 impl Faults {
     pub(crate) fn add(&self, rule: FaultRule) -> FaultHandle {
         let active = Arc::new(Active {
+            id: next_rule_id(),
             rule,
-            matched: AtomicU64::new(0),
-            fired: AtomicU64::new(0),
+            counts: Counts::default(),
         });
         self.lock().push(active.clone());
         FaultHandle(active)
@@ -266,18 +247,25 @@ impl Faults {
         self.lock().clear();
     }
 
+    /// Removes the rule with this id; whether there was one.
+    pub(crate) fn remove(&self, id: u64) -> bool {
+        let mut rules = self.lock();
+        let before = rules.len();
+        rules.retain(|a| a.id != id);
+        rules.len() != before
+    }
+
+    /// The installed rules, oldest first.
+    pub(crate) fn list(&self) -> Vec<FaultHandle> {
+        self.lock().iter().cloned().map(FaultHandle).collect()
+    }
+
     /// The faults to apply to a request, counting matches and firings.
     pub(crate) fn pick(&self, method: &Method, path_and_query: &str) -> Vec<Fault> {
         let rules = self.lock();
         let mut out = Vec::new();
         for a in rules.iter() {
-            if !a.rule.matches(method, path_and_query) {
-                continue;
-            }
-            let nth = a.matched.fetch_add(1, Ordering::SeqCst) + 1;
-            let fired = a.fired.load(Ordering::SeqCst);
-            if nth > a.rule.skip && a.rule.times.is_none_or(|t| fired < t) {
-                a.fired.fetch_add(1, Ordering::SeqCst);
+            if a.rule.matcher.fire(&a.counts, method, path_and_query) {
                 out.extend(a.rule.faults.iter().cloned());
             }
         }
@@ -292,6 +280,7 @@ impl Faults {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use regex::Regex;
 
     #[test]
     fn skip_times_and_matching() {
