@@ -46,7 +46,7 @@ async fn anonymous_token_flow_fetches_one_token_and_reuses_it() {
     let tag: ocipull_spec::Tag = "v1".parse().unwrap();
     client.read(&tag).await.unwrap();
     for d in img.manifest().descriptors() {
-        collect(client.blob(&d).await.unwrap()).await.unwrap();
+        collect(client.blob(d).await.unwrap()).await.unwrap();
     }
     assert_eq!(client.tags().await.unwrap(), vec![tag]);
     assert_eq!(tokens_issued(&running), 1);

@@ -13,12 +13,6 @@ use ocipull_server::{FaultRule, RetryAfter, Server};
 use ocipull_spec::fixtures::Image;
 use ocipull_spec::{Digest, ManifestError};
 
-fn logged_server(image: &Image) -> ocipull_server::TestServer {
-    let server = Server::builder().request_log(true).build();
-    add(&server, "v1", image);
-    spawn(server)
-}
-
 /// Records what the retry-notify callback sees: (status, Retry-After, delay).
 type Seen = Arc<Mutex<Vec<(Option<StatusCode>, Option<Duration>, Duration)>>>;
 

@@ -28,9 +28,7 @@ fn schemes(
 #[tokio::test]
 async fn the_default_scheme_reaches_a_plain_loopback_registry_falling_back_once() {
     let img = Image::builder(61).layers_raw([1000]).build();
-    let server = Server::builder().request_log(true).build();
-    add(&server, "v1", &img);
-    let running = spawn(server);
+    let running = logged_server(&img);
     let seen = Arc::new(Mutex::new(Vec::new()));
     let client = Client::builder(running.host(), repo())
         .layer(schemes(seen.clone()))

@@ -137,9 +137,7 @@ async fn a_missing_platform_names_the_available_ones() {
 #[tokio::test]
 async fn an_interrupted_pull_resumes_its_partial_blob_with_range() {
     let img = Image::builder(32).layers_raw([400_000]).build();
-    let server = Server::builder().request_log(true).build();
-    add(&server, "v1", &img);
-    let running = spawn(server);
+    let running = logged_server(&img);
     let layer = &img.layers()[0].descriptor;
     running.server().add_fault(
         FaultRule::path(layer.digest.as_str())
@@ -200,9 +198,7 @@ async fn an_interrupted_pull_resumes_its_partial_blob_with_range() {
 #[tokio::test]
 async fn a_second_pull_skips_what_is_there() {
     let img = Image::builder(33).layers_raw([10_000, 20_000]).build();
-    let server = Server::builder().request_log(true).build();
-    add(&server, "v1", &img);
-    let running = spawn(server);
+    let running = logged_server(&img);
     let dir = tempfile::tempdir().unwrap();
     let r = reference(&running, ":v1");
     let client = client(&running);
@@ -238,9 +234,7 @@ async fn a_second_pull_skips_what_is_there() {
 #[tokio::test]
 async fn corrupted_and_truncated_blobs_leave_nothing_behind() {
     let img = Image::builder(34).layers_raw([60_000]).build();
-    let server = Server::builder().request_log(true).build();
-    add(&server, "v1", &img);
-    let running = spawn(server);
+    let running = logged_server(&img);
     let layer = &img.layers()[0].descriptor;
     let r = reference(&running, ":v1");
 
@@ -286,9 +280,7 @@ async fn corrupted_and_truncated_blobs_leave_nothing_behind() {
 #[tokio::test]
 async fn pull_events_report_progress_and_retries() {
     let img = Image::builder(35).layers_raw([80_000]).build();
-    let server = Server::builder().request_log(true).build();
-    add(&server, "v1", &img);
-    let running = spawn(server);
+    let running = logged_server(&img);
     let layer = &img.layers()[0].descriptor;
     running.server().add_fault(
         FaultRule::path(layer.digest.as_str())

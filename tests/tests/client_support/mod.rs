@@ -35,6 +35,13 @@ pub fn add(server: &Server, tag: &str, image: &Image) {
         .unwrap();
 }
 
+/// Starts a server with the request log on, serving `image` as `v1`.
+pub fn logged_server(image: &Image) -> TestServer {
+    let server = Server::builder().request_log(true).build();
+    add(&server, "v1", image);
+    spawn(server)
+}
+
 /// Starts `server` on loopback.
 pub fn spawn(server: Server) -> TestServer {
     server.spawn().expect("the test server starts")
