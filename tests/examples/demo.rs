@@ -11,8 +11,9 @@ use std::time::Instant;
 
 use ocipull_client::{Client, Platforms, PullEvent, PullOptions, Scheme};
 use ocipull_server::{FaultRule, Origin, RetryAfter, Server, TokenAuth};
+use ocipull_spec::fixtures::{Index, LayerSpec};
 use ocipull_spec::layout::LayoutReader;
-use ocipull_spec::{Bytes, Descriptor, Digest, Manifest, Platform, Reference, media_type};
+use ocipull_spec::{Descriptor, Digest, Reference, media_type};
 
 /// The repository and tag the sample is served under.
 const REPOSITORY: &str = "demo/hello";
@@ -26,107 +27,14 @@ const CUT_AT: u64 = 2 * 1024 * 1024;
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-/// A ustar archive of `files` (POSIX.1-1988 headers, 512-byte blocks).
-fn tar(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (name, content) in files {
-        let mut header = [0u8; 512];
-        header[..name.len()].copy_from_slice(name.as_bytes());
-        let octal = |field: &mut [u8], value: u64| {
-            let text = format!("{value:0width$o}", width = field.len() - 1);
-            field[..text.len()].copy_from_slice(text.as_bytes());
-        };
-        octal(&mut header[100..108], 0o755);
-        octal(&mut header[108..116], 0);
-        octal(&mut header[116..124], 0);
-        octal(&mut header[124..136], content.len() as u64);
-        octal(&mut header[136..148], 1_700_000_000);
-        header[156] = b'0';
-        header[257..263].copy_from_slice(b"ustar\0");
-        header[263..265].copy_from_slice(b"00");
-        header[148..156].copy_from_slice(b"        ");
-        let sum: u64 = header.iter().map(|&b| u64::from(b)).sum();
-        let text = format!("{sum:06o}\0 ");
-        header[148..156].copy_from_slice(text.as_bytes());
-        out.extend_from_slice(&header);
-        out.extend_from_slice(content);
-        out.resize(out.len().div_ceil(512) * 512, 0);
-    }
-    out.resize(out.len() + 1024, 0);
-    out
-}
-
-/// Deterministic bytes that do not compress into a pattern.
-fn noise(seed: u64, size: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    let mut out = Vec::with_capacity(size + 8);
-    while out.len() < size {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(size);
-    out
-}
-
-fn descriptor(media_type: &str, bytes: &[u8]) -> Descriptor {
-    Descriptor::new(media_type, Digest::sha256(bytes), bytes.len() as u64)
-}
-
-/// One image of the sample: a shared base layer, a per-platform layer, a config.
-fn image(arch: &str, base: &Bytes) -> Result<(Manifest, Vec<Bytes>)> {
-    let app = Bytes::from(tar(&[(
-        "hello",
-        format!("#!/bin/sh\necho hello from {arch}\n").as_bytes(),
-    )]));
-    let config = serde_json::json!({
-        "architecture": arch,
-        "os": "linux",
-        "config": {"Cmd": ["/hello"]},
-        "rootfs": {"type": "layers", "diff_ids": [Digest::sha256(base), Digest::sha256(&app)]},
-    });
-    let config = Bytes::from(serde_json::to_vec(&config)?);
-    let json = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": media_type::OCI_IMAGE_MANIFEST,
-        "config": descriptor(media_type::OCI_IMAGE_CONFIG, &config),
-        "layers": [descriptor(media_type::OCI_LAYER_TAR, base), descriptor(media_type::OCI_LAYER_TAR, &app)],
-    });
-    let manifest = Manifest::from_bytes(serde_json::to_vec(&json)?, None, None)?;
-    Ok((manifest, vec![config, base.clone(), app]))
-}
-
-/// The sample: an index of a linux/amd64 and a linux/arm64 image.
-fn sample() -> Result<(Manifest, Vec<ocipull_server::Content>, Digest)> {
-    let base = Bytes::from(tar(&[
-        (
-            "README",
-            b"A sample image built in memory by cargo xtask demo.\n",
-        ),
-        ("data.bin", &noise(42, BIG_FILE)),
-    ]));
-    let big = Digest::sha256(&base);
-    let mut content = Vec::new();
-    let mut entries = Vec::new();
-    for arch in ["amd64", "arm64"] {
-        let (manifest, blobs) = image(arch, &base)?;
-        let mut entry = manifest.descriptor();
-        entry.platform = Some(format!("linux/{arch}").parse::<Platform>()?);
-        entries.push(entry);
-        content.extend(blobs.into_iter().map(ocipull_server::Content::bytes));
-        content.push(ocipull_server::Content::manifest(manifest));
-    }
-    let index = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": media_type::OCI_IMAGE_INDEX,
-        "manifests": entries,
-    });
-    Ok((
-        Manifest::from_bytes(serde_json::to_vec(&index)?, None, None)?,
-        content,
-        big,
-    ))
+/// The sample: an index of a linux/amd64 and a linux/arm64 image sharing a tar base layer
+/// (a small file and a big one), each with a small tar layer of its own.
+fn sample() -> Result<Index> {
+    Ok(Index::builder(42)
+        .platforms(["linux/amd64".parse()?, "linux/arm64".parse()?])
+        .shared_layer(LayerSpec::tar_files([64, BIG_FILE]))
+        .layers([LayerSpec::tar(64)])
+        .build())
 }
 
 fn short(d: &Digest) -> &str {
@@ -224,7 +132,9 @@ async fn main() -> Result {
         std::fs::remove_dir_all(&dir)?;
     }
 
-    let (index, content, big) = sample()?;
+    let sample = sample()?;
+    let index = sample.manifest();
+    let big = sample.images()[0].layers()[0].digest().clone();
     println!(
         "1. Built a sample image index in memory: {} ({} bytes), linux/amd64 and linux/arm64 sharing a {} MiB layer",
         short(index.digest()),
@@ -248,12 +158,11 @@ async fn main() -> Result {
                 .cut_after(CUT_AT),
         )
         .build();
-    server.add(
-        &REPOSITORY.parse()?,
-        Some(TAG.parse()?),
-        index.clone(),
-        content,
-    )?;
+    // Each child image with its blobs, then the index under the tag.
+    for (manifest, blobs) in sample.push_order() {
+        let tag = (manifest == *index).then(|| TAG.parse()).transpose()?;
+        server.add(&REPOSITORY.parse()?, tag, manifest, blobs)?;
+    }
     let running = server.spawn()?;
     println!(
         "2. Started the registry on {} (token auth; blobs redirected to a CDN origin on {}).\n   Faults armed: the first manifest request gets 503 with Retry-After: 1; the first download of the big layer is cut after {CUT_AT} bytes.",

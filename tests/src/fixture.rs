@@ -2,9 +2,18 @@
 //! image and a multi-platform index, with OCI or Docker media types, written
 //! as an OCI image layout or as skopeo's `dir:` format.
 //!
-//! Built from serde_json and sha2 only, so the harness does not depend on
-//! the crates it tests. Layers are real `tar+gzip` (stored deflate blocks):
-//! tools that check compression leave them alone, so digests survive a push.
+//! This is the one builder of images in the repository that deliberately does
+//! not use `ocipull_spec::fixtures`, and it must stay that way: the tests that
+//! check the ocipull crates against real peer programs (Distribution, skopeo,
+//! oras) must not trust the code under test. A fixture built by `ocipull-spec`
+//! would share any mistake in its digests, descriptors or JSON with the client
+//! and server it is meant to check, and the peers' verdict on it would prove
+//! nothing. So this module writes its own JSON, tar and gzip from serde_json
+//! and sha2 only (see `archive` and `layout`). Every other test and example
+//! uses `ocipull_spec::fixtures`.
+//!
+//! Layers are real `tar+gzip` (stored deflate blocks): tools that check
+//! compression leave them alone, so digests survive a push.
 
 mod archive;
 mod layout;

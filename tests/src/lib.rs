@@ -41,6 +41,42 @@
 //! let served = skopeo.inspect_raw_in(&registry, "demo/app:v1").unwrap();
 //! assert_eq!(served, image.manifest.bytes);
 //! ```
+//!
+//! # The client and the server in one process, without sockets
+//!
+//! [`ocipull_server::Server`] is a `tower::Service` over `http::Request`s, so it can be the
+//! transport of an [`ocipull_client::Client`] directly: no port, no TCP, no TLS; requests go
+//! through the client's whole stack (retries, auth, redirects, digest checks) and the
+//! server's handlers and fault rules. The host is only a name here.
+//!
+//! ```
+//! use ocipull_client::Client;
+//! use ocipull_server::Server;
+//! use ocipull_spec::Tag;
+//! use ocipull_spec::fixtures::Image;
+//! use tokio::io::AsyncReadExt as _;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let image = Image::builder(3).layers_raw([100_000]).build();
+//! let server = Server::new();
+//! let repository = "team/app".parse()?;
+//! server.add(&repository, Some("v1".parse()?), image.manifest().clone(), image.blobs())?;
+//!
+//! let client = Client::builder("registry.invalid", repository)
+//!     .transport(server.clone())
+//!     .build()?;
+//! let manifest = client.read("v1".parse::<Tag>()?).await?;
+//! assert_eq!(manifest.digest(), image.manifest().digest());
+//!
+//! // The blob stream checks size and digest as it goes: reading it to the end succeeds
+//! // only for the bytes the descriptor names.
+//! let layer = &manifest.as_image().unwrap().layers[0];
+//! let mut bytes = Vec::new();
+//! client.blob(layer).await?.into_reader().read_to_end(&mut bytes).await?;
+//! assert_eq!(bytes, image.layers()[0].bytes);
+//! # Ok(()) }
+//! ```
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]

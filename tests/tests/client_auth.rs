@@ -12,6 +12,7 @@ use client_support::*;
 use http::StatusCode;
 use ocipull_client::{Client, Credentials, Error, PullOptions, RequestBody, Scheme};
 use ocipull_server::{Auth, Origin, RequestRecord, Server, TokenAuth};
+use ocipull_spec::fixtures::Image;
 use tower::ServiceExt as _;
 
 fn token_server(auth: TokenAuth, img: &Image) -> ocipull_server::TestServer {
@@ -39,13 +40,13 @@ fn summary(records: &[RequestRecord]) -> Vec<(String, u16, bool)> {
 
 #[tokio::test]
 async fn anonymous_token_flow_fetches_one_token_and_reuses_it() {
-    let img = image(20, &[1000, 2000]);
+    let img = Image::builder(20).layers_raw([1000, 2000]).build();
     let running = token_server(TokenAuth::anonymous(), &img);
     let client = client(&running);
     let tag: ocipull_spec::Tag = "v1".parse().unwrap();
     client.read(&tag).await.unwrap();
-    for d in img.descriptors() {
-        collect(client.blob(&d).await.unwrap()).await.unwrap();
+    for d in img.manifest().descriptors() {
+        collect(client.blob(d).await.unwrap()).await.unwrap();
     }
     assert_eq!(client.tags().await.unwrap(), vec![tag]);
     assert_eq!(tokens_issued(&running), 1);
@@ -74,7 +75,7 @@ async fn anonymous_token_flow_fetches_one_token_and_reuses_it() {
 
 #[tokio::test]
 async fn token_flow_with_credentials() {
-    let img = image(21, &[100]);
+    let img = Image::builder(21).layers_raw([100]).build();
     let running = token_server(TokenAuth::with_credentials("bob", "hunter2-secret"), &img);
     let tag: ocipull_spec::Tag = "v1".parse().unwrap();
     let with = client_builder(&running)
@@ -112,7 +113,7 @@ async fn token_flow_with_credentials() {
 
 #[tokio::test]
 async fn an_expired_token_is_refreshed_once() {
-    let img = image(22, &[100]);
+    let img = Image::builder(22).layers_raw([100]).build();
     let running = token_server(TokenAuth::anonymous(), &img);
     let client = client(&running);
     let tag: ocipull_spec::Tag = "v1".parse().unwrap();
@@ -179,7 +180,7 @@ async fn a_401_after_a_fresh_token_is_the_answer() {
 
 #[tokio::test]
 async fn basic_auth() {
-    let img = image(24, &[100]);
+    let img = Image::builder(24).layers_raw([100]).build();
     let server = Server::builder()
         .request_log(true)
         .auth(Auth::basic("alice", "pw-secret"))
@@ -192,7 +193,7 @@ async fn basic_auth() {
         .build()
         .unwrap();
     with.read(&tag).await.unwrap();
-    collect(with.blob(&img.layer(0)).await.unwrap())
+    collect(with.blob(&img.layers()[0].descriptor).await.unwrap())
         .await
         .unwrap();
     let s = summary(&running.server().request_log().unwrap().records());
@@ -232,7 +233,7 @@ fn with_challenge(server: Server, challenge: &'static str) -> Client {
 
 #[tokio::test]
 async fn a_malformed_challenge_is_an_error_not_a_panic() {
-    let img = image(25, &[10]);
+    let img = Image::builder(25).layers_raw([10]).build();
     let server = Server::builder()
         .auth(TokenAuth::anonymous().into())
         .build();
@@ -268,7 +269,7 @@ async fn a_malformed_challenge_is_an_error_not_a_panic() {
 
 #[tokio::test]
 async fn cross_origin_blob_redirects_carry_no_authorization() {
-    let img = image(26, &[50_000, 70_000]);
+    let img = Image::builder(26).layers_raw([50_000, 70_000]).build();
     let server = Server::builder()
         .request_log(true)
         .blob_redirects(true)
@@ -308,7 +309,7 @@ async fn cross_origin_blob_redirects_carry_no_authorization() {
 
 #[tokio::test]
 async fn signed_urls_and_tokens_stay_out_of_errors() {
-    let img = image(27, &[1000]);
+    let img = Image::builder(27).layers_raw([1000]).build();
     let server = Server::builder()
         .request_log(true)
         .blob_redirects(true)
@@ -319,7 +320,10 @@ async fn signed_urls_and_tokens_stay_out_of_errors() {
     running.server().add_fault(
         ocipull_server::FaultRule::path("X-Amz-Signature=").status(StatusCode::FORBIDDEN),
     );
-    let err = client(&running).blob(&img.layer(0)).await.unwrap_err();
+    let err = client(&running)
+        .blob(&img.layers()[0].descriptor)
+        .await
+        .unwrap_err();
     assert_eq!(err.status(), Some(StatusCode::FORBIDDEN));
     let cdn_path = log(&running, "X-Amz-Signature=")[0].path.clone();
     let signature = cdn_path

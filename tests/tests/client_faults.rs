@@ -10,13 +10,8 @@ use client_support::*;
 use http::{Method, StatusCode};
 use ocipull_client::{Client, DigestSubject, Error, ManifestRef, Scheme};
 use ocipull_server::{FaultRule, RetryAfter, Server};
+use ocipull_spec::fixtures::Image;
 use ocipull_spec::{Digest, ManifestError};
-
-fn logged_server(image: &Image) -> ocipull_server::TestServer {
-    let server = Server::builder().request_log(true).build();
-    add(&server, "v1", image);
-    spawn(server)
-}
 
 /// Records what the retry-notify callback sees: (status, Retry-After, delay).
 type Seen = Arc<Mutex<Vec<(Option<StatusCode>, Option<Duration>, Duration)>>>;
@@ -35,7 +30,7 @@ fn notified(builder: ocipull_client::ClientBuilder) -> (Client, Seen) {
 
 #[tokio::test]
 async fn manifest_503_with_retry_after_seconds_waits_that_long() {
-    let img = image(1, &[100]);
+    let img = Image::builder(1).layers_raw([100]).build();
     let running = logged_server(&img);
     running.server().add_fault(
         FaultRule::path("/manifests/")
@@ -48,7 +43,7 @@ async fn manifest_503_with_retry_after_seconds_waits_that_long() {
         .read("v1".parse::<ocipull_spec::Tag>().unwrap())
         .await
         .unwrap();
-    assert_eq!(m.digest(), img.manifest.digest());
+    assert_eq!(m.digest(), img.manifest().digest());
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 1);
     let (status, retry_after, delay) = seen[0];
@@ -65,7 +60,7 @@ async fn manifest_503_with_retry_after_seconds_waits_that_long() {
 
 #[tokio::test]
 async fn blob_429_with_retry_after_date_is_retried() {
-    let img = image(2, &[5000]);
+    let img = Image::builder(2).layers_raw([5000]).build();
     let running = logged_server(&img);
     let at = SystemTime::now() + Duration::from_secs(2);
     running.server().add_fault(
@@ -75,10 +70,10 @@ async fn blob_429_with_retry_after_date_is_retried() {
             .retry_after(RetryAfter::Date(at)),
     );
     let (client, seen) = notified(client_builder(&running));
-    let blob = collect(client.blob(&img.layer(0)).await.unwrap())
+    let blob = collect(client.blob(&img.layers()[0].descriptor).await.unwrap())
         .await
         .unwrap();
-    assert_eq!(blob, img.layers[0]);
+    assert_eq!(blob, img.layers()[0].bytes);
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 1);
     let (status, retry_after, delay) = seen[0];
@@ -90,7 +85,7 @@ async fn blob_429_with_retry_after_date_is_retried() {
 
 #[tokio::test]
 async fn a_retry_after_beyond_the_limit_is_returned_not_slept() {
-    let img = image(3, &[10]);
+    let img = Image::builder(3).layers_raw([10]).build();
     let running = logged_server(&img);
     running.server().add_fault(
         FaultRule::path("/manifests/")
@@ -109,7 +104,7 @@ async fn a_retry_after_beyond_the_limit_is_returned_not_slept() {
 
 #[tokio::test]
 async fn transient_statuses_exhaust_the_backoff_and_permanent_ones_fail_at_once() {
-    let img = image(4, &[10]);
+    let img = Image::builder(4).layers_raw([10]).build();
     let running = logged_server(&img);
     running
         .server()
@@ -144,17 +139,17 @@ async fn transient_statuses_exhaust_the_backoff_and_permanent_ones_fail_at_once(
 
 #[tokio::test]
 async fn a_cut_connection_resumes_with_range_from_the_last_byte() {
-    let img = image(5, &[300_000]);
+    let img = Image::builder(5).layers_raw([300_000]).build();
     let running = logged_server(&img);
     let cut = running
         .server()
         .add_fault(FaultRule::path("/blobs/").nth(1).cut_after(100_000));
     let client = client(&running);
-    let blob = collect(client.blob(&img.layer(0)).await.unwrap())
+    let blob = collect(client.blob(&img.layers()[0].descriptor).await.unwrap())
         .await
         .unwrap();
     assert_eq!(cut.fired(), 1);
-    assert_eq!(blob, img.layers[0]);
+    assert_eq!(blob, img.layers()[0].bytes);
     let records = log(&running, "/blobs/");
     assert_eq!(records.len(), 2);
     assert_eq!(records[0].range, None);
@@ -166,13 +161,13 @@ async fn a_cut_connection_resumes_with_range_from_the_last_byte() {
 
 #[tokio::test]
 async fn without_a_backoff_a_cut_is_an_error() {
-    let img = image(6, &[300_000]);
+    let img = Image::builder(6).layers_raw([300_000]).build();
     let running = logged_server(&img);
     running
         .server()
         .add_fault(FaultRule::path("/blobs/").cut_after(100_000));
     let client = client_builder(&running).no_retries().build().unwrap();
-    let err = collect(client.blob(&img.layer(0)).await.unwrap())
+    let err = collect(client.blob(&img.layers()[0].descriptor).await.unwrap())
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Connection { .. }), "{err:?}");
@@ -181,7 +176,7 @@ async fn without_a_backoff_a_cut_is_an_error() {
 
 #[tokio::test]
 async fn a_registry_ignoring_range_is_skipped_ahead() {
-    let img = image(7, &[300_000]);
+    let img = Image::builder(7).layers_raw([300_000]).build();
     let running = logged_server(&img);
     running
         .server()
@@ -189,10 +184,15 @@ async fn a_registry_ignoring_range_is_skipped_ahead() {
     running
         .server()
         .add_fault(FaultRule::path("/blobs/").nth(2).ignore_range());
-    let blob = collect(client(&running).blob(&img.layer(0)).await.unwrap())
-        .await
-        .unwrap();
-    assert_eq!(blob, img.layers[0]);
+    let blob = collect(
+        client(&running)
+            .blob(&img.layers()[0].descriptor)
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(blob, img.layers()[0].bytes);
     let records = log(&running, "/blobs/");
     assert_eq!(records.len(), 2);
     assert_resumed_within(records[1].range.as_deref(), 100_000);
@@ -205,7 +205,7 @@ async fn a_registry_always_ignoring_range_hits_the_budget() {
     // (within the 1.5 MiB budget) and is cut at the same place; the third would skip past
     // the budget, so the client gives up instead of downloading the blob again and again.
     let size = 1024 * 1024 * 3 / 2;
-    let img = image(8, &[size]);
+    let img = Image::builder(8).layers_raw([size]).build();
     let running = logged_server(&img);
     running.server().add_fault(
         FaultRule::path("/blobs/")
@@ -216,13 +216,13 @@ async fn a_registry_always_ignoring_range_hits_the_budget() {
         .backoff_builder(fast_retries(10))
         .build()
         .unwrap();
-    let err = collect(client.blob(&img.layer(0)).await.unwrap())
+    let err = collect(client.blob(&img.layers()[0].descriptor).await.unwrap())
         .await
         .unwrap_err();
     match &err {
         Error::RangeIgnored { budget, digest, .. } => {
             assert_eq!(*budget, (size as u64) - 1024 * 1024);
-            assert_eq!(digest, &img.layer(0).digest);
+            assert_eq!(digest, &img.layers()[0].descriptor.digest);
         }
         other => panic!("{other:?}"),
     }
@@ -231,7 +231,7 @@ async fn a_registry_always_ignoring_range_hits_the_budget() {
 
 #[tokio::test]
 async fn a_wrong_content_range_is_an_error() {
-    let img = image(9, &[300_000]);
+    let img = Image::builder(9).layers_raw([300_000]).build();
     let running = logged_server(&img);
     running
         .server()
@@ -241,9 +241,14 @@ async fn a_wrong_content_range_is_an_error() {
             .nth(2)
             .content_range("bytes 0-299999/300000"),
     );
-    let err = collect(client(&running).blob(&img.layer(0)).await.unwrap())
-        .await
-        .unwrap_err();
+    let err = collect(
+        client(&running)
+            .blob(&img.layers()[0].descriptor)
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap_err();
     assert!(
         matches!(err, Error::Range { offset, .. } if offset > 0 && offset <= 100_000),
         "{err:?}"
@@ -252,16 +257,21 @@ async fn a_wrong_content_range_is_an_error() {
 
 #[tokio::test]
 async fn a_truncated_body_is_resumed_or_reported() {
-    let img = image(10, &[200_000]);
+    let img = Image::builder(10).layers_raw([200_000]).build();
     let running = logged_server(&img);
     // Once: the client notices the short body and continues where it ended.
     running
         .server()
         .add_fault(FaultRule::path("/blobs/").nth(1).truncate_after(50_000));
-    let blob = collect(client(&running).blob(&img.layer(0)).await.unwrap())
-        .await
-        .unwrap();
-    assert_eq!(blob, img.layers[0]);
+    let blob = collect(
+        client(&running)
+            .blob(&img.layers()[0].descriptor)
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(blob, img.layers()[0].bytes);
     let records = log(&running, "/blobs/");
     assert_eq!(records.len(), 2);
     assert_resumed_within(records[1].range.as_deref(), 50_000);
@@ -270,7 +280,7 @@ async fn a_truncated_body_is_resumed_or_reported() {
         .server()
         .add_fault(FaultRule::path("/blobs/").truncate_after(50_000));
     let client = client_builder(&running).no_retries().build().unwrap();
-    let err = collect(client.blob(&img.layer(0)).await.unwrap())
+    let err = collect(client.blob(&img.layers()[0].descriptor).await.unwrap())
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Connection { .. }), "{err:?}");
@@ -278,12 +288,15 @@ async fn a_truncated_body_is_resumed_or_reported() {
 
 #[tokio::test]
 async fn a_corrupted_body_is_a_digest_error_not_a_clean_end() {
-    let img = image(11, &[100_000]);
+    let img = Image::builder(11).layers_raw([100_000]).build();
     let running = logged_server(&img);
     running
         .server()
         .add_fault(FaultRule::path("/blobs/").corrupt_at(77_777));
-    let mut stream = client(&running).blob(&img.layer(0)).await.unwrap();
+    let mut stream = client(&running)
+        .blob(&img.layers()[0].descriptor)
+        .await
+        .unwrap();
     let mut received = 0;
     let err = loop {
         use futures_util::StreamExt as _;
@@ -299,7 +312,7 @@ async fn a_corrupted_body_is_a_digest_error_not_a_clean_end() {
             mismatch,
             ..
         } => {
-            assert_eq!(mismatch.expected, img.layer(0).digest);
+            assert_eq!(mismatch.expected, img.layers()[0].descriptor.digest);
             assert_ne!(mismatch.actual, mismatch.expected);
         }
         other => panic!("{other:?}"),
@@ -312,7 +325,7 @@ async fn a_corrupted_body_is_a_digest_error_not_a_clean_end() {
 
 #[tokio::test]
 async fn a_stalled_body_is_resumed_after_the_stall_timeout() {
-    let img = image(12, &[200_000]);
+    let img = Image::builder(12).layers_raw([200_000]).build();
     let running = logged_server(&img);
     running.server().add_fault(
         FaultRule::path("/blobs/")
@@ -323,10 +336,10 @@ async fn a_stalled_body_is_resumed_after_the_stall_timeout() {
         .stall_timeout(Duration::from_millis(300))
         .build()
         .unwrap();
-    let blob = collect(client.blob(&img.layer(0)).await.unwrap())
+    let blob = collect(client.blob(&img.layers()[0].descriptor).await.unwrap())
         .await
         .unwrap();
-    assert_eq!(blob, img.layers[0]);
+    assert_eq!(blob, img.layers()[0].bytes);
     let records = log(&running, "/blobs/");
     assert_eq!(records.len(), 2);
     assert_resumed_within(records[1].range.as_deref(), 60_000);
@@ -334,9 +347,9 @@ async fn a_stalled_body_is_resumed_after_the_stall_timeout() {
 
 #[tokio::test]
 async fn a_manifest_over_the_limit_is_refused() {
-    let img = image(13, &[10]);
+    let img = Image::builder(13).layers_raw([10]).build();
     let running = logged_server(&img);
-    let size = img.manifest.bytes().len() as u64;
+    let size = img.manifest().bytes().len() as u64;
     let client = client_builder(&running)
         .manifest_limit(size - 1)
         .build()
@@ -361,7 +374,7 @@ async fn a_manifest_over_the_limit_is_refused() {
 
 #[tokio::test]
 async fn manifest_headers_are_checked_against_the_body() {
-    let img = image(14, &[10]);
+    let img = Image::builder(14).layers_raw([10]).build();
     let running = logged_server(&img);
     let tag: ocipull_spec::Tag = "v1".parse().unwrap();
     let wrong = Digest::sha256(b"something else");
@@ -420,11 +433,11 @@ async fn manifest_headers_are_checked_against_the_body() {
     let ok = client(&running)
         .read(ManifestRef::TagAt(
             tag.clone(),
-            img.manifest.digest().clone(),
+            img.manifest().digest().clone(),
         ))
         .await
         .unwrap();
-    assert_eq!(ok.bytes(), img.manifest.bytes());
+    assert_eq!(ok.bytes(), img.manifest().bytes());
     assert!(
         log(&running, "/manifests/")
             .iter()
@@ -434,7 +447,7 @@ async fn manifest_headers_are_checked_against_the_body() {
 
 #[tokio::test]
 async fn accept_lists_oci_and_docker_types() {
-    let img = image(15, &[10]);
+    let img = Image::builder(15).layers_raw([10]).build();
     let server = Server::builder()
         .request_log(true)
         .strict_accept(true)

@@ -10,6 +10,7 @@ use client_support::*;
 use ocipull_client::{Client, Error, RequestBody, Scheme};
 use ocipull_server::Server;
 use ocipull_spec::Tag;
+use ocipull_spec::fixtures::Image;
 
 /// A layer recording the scheme of every request the transport sends.
 fn schemes(
@@ -26,10 +27,8 @@ fn schemes(
 
 #[tokio::test]
 async fn the_default_scheme_reaches_a_plain_loopback_registry_falling_back_once() {
-    let img = image(61, &[1000]);
-    let server = Server::builder().request_log(true).build();
-    add(&server, "v1", &img);
-    let running = spawn(server);
+    let img = Image::builder(61).layers_raw([1000]).build();
+    let running = logged_server(&img);
     let seen = Arc::new(Mutex::new(Vec::new()));
     let client = Client::builder(running.host(), repo())
         .layer(schemes(seen.clone()))
@@ -39,10 +38,10 @@ async fn the_default_scheme_reaches_a_plain_loopback_registry_falling_back_once(
     assert_eq!(client.scheme(), Scheme::Auto);
     let tag: Tag = "v1".parse().unwrap();
     let manifest = client.read(&tag).await.unwrap();
-    assert_eq!(manifest.digest(), img.manifest.digest());
+    assert_eq!(manifest.digest(), img.manifest().digest());
     // A clone shares the decision: no second HTTPS attempt.
     let clone = client.clone();
-    clone.read(img.manifest.digest()).await.unwrap();
+    clone.read(img.manifest().digest()).await.unwrap();
     clone.head(&tag).await.unwrap();
 
     let seen = seen.lock().unwrap().clone();

@@ -10,6 +10,7 @@ use client_support::*;
 use http::StatusCode;
 use ocipull_client::{Error, Platforms, PullEvent, PullOptions};
 use ocipull_server::{FaultRule, Server};
+use ocipull_spec::fixtures::{Artifact, Image, Index, LayerSpec};
 use ocipull_spec::layout::{ANNOTATION_REF_NAME, LayoutReader};
 use ocipull_spec::{Reference, Tag};
 
@@ -17,31 +18,35 @@ fn reference(running: &ocipull_server::TestServer, tail: &str) -> Reference {
     format!("{}/{REPO}{tail}", running.host()).parse().unwrap()
 }
 
-/// Two images (amd64, arm64) under one index tagged `multi`.
+/// Two images (amd64, arm64) under one index tagged `multi`, sharing a base layer.
 fn multi_platform() -> (
     Image,
     Image,
     ocipull_spec::Manifest,
     ocipull_server::TestServer,
 ) {
-    let amd = image(30, &[40_000, 1000]);
-    let arm = image(31, &[50_000]);
-    let idx = index(&[(&amd, "linux/amd64"), (&arm, "linux/arm64/v8")]);
-    let server = Server::builder().request_log(true).build();
-    let blobs: Vec<ocipull_server::Content> = amd
-        .blobs()
-        .into_iter()
-        .chain(arm.blobs())
-        .map(ocipull_server::Content::bytes)
-        .chain([
-            ocipull_server::Content::manifest(amd.manifest.clone()),
-            ocipull_server::Content::manifest(arm.manifest.clone()),
+    let index = Index::builder(30)
+        .platforms([
+            "linux/amd64".parse().unwrap(),
+            "linux/arm64/v8".parse().unwrap(),
         ])
-        .collect();
-    server
-        .add(&repo(), Some("multi".parse().unwrap()), idx.clone(), blobs)
-        .unwrap();
-    (amd, arm, idx, spawn(server))
+        .shared_layer(LayerSpec::raw(40_000))
+        .layers([LayerSpec::raw(1000)])
+        .build();
+    let server = Server::builder().request_log(true).build();
+    for (manifest, blobs) in index.push_order() {
+        let tag = (manifest == *index.manifest()).then(|| "multi".parse().unwrap());
+        server.add(&repo(), tag, manifest, blobs).unwrap();
+    }
+    let [amd, arm] = index.images() else {
+        panic!("two platforms")
+    };
+    (
+        amd.clone(),
+        arm.clone(),
+        index.manifest().clone(),
+        spawn(server),
+    )
 }
 
 fn index_entries(dir: &Path) -> Vec<(Option<String>, ocipull_spec::Descriptor)> {
@@ -62,15 +67,15 @@ async fn one_platform_writes_only_its_blobs_and_all_writes_everything() {
     let options = PullOptions::new(Platforms::One("linux/arm64".parse().unwrap()));
     let report = client.pull(&r, one.path(), &options).await.unwrap();
     assert_eq!(report.root.digest, *idx.digest());
-    assert_eq!(report.digest(), arm.manifest.digest());
-    let mut want = digests(&arm.descriptors());
-    want.push(arm.manifest.digest().clone());
+    assert_eq!(report.digest(), arm.manifest().digest());
+    let mut want = digests(arm.manifest().descriptors());
+    want.push(arm.manifest().digest().clone());
     want.sort();
     assert_eq!(blob_files(one.path()), want);
     let entries = index_entries(one.path());
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].0.as_deref(), Some("multi"));
-    assert_eq!(entries[0].1.digest, *arm.manifest.digest());
+    assert_eq!(entries[0].1.digest, *arm.manifest().digest());
     assert_eq!(
         entries[0]
             .1
@@ -88,10 +93,15 @@ async fn one_platform_writes_only_its_blobs_and_all_writes_everything() {
         .await
         .unwrap();
     assert_eq!(report.digest(), idx.digest());
-    let mut want = digests(amd.descriptors().iter().chain(&arm.descriptors()));
+    let mut want = digests(
+        amd.manifest()
+            .descriptors()
+            .into_iter()
+            .chain(arm.manifest().descriptors()),
+    );
     want.extend([
-        amd.manifest.digest().clone(),
-        arm.manifest.digest().clone(),
+        amd.manifest().digest().clone(),
+        arm.manifest().digest().clone(),
         idx.digest().clone(),
     ]);
     want.sort();
@@ -126,11 +136,9 @@ async fn a_missing_platform_names_the_available_ones() {
 
 #[tokio::test]
 async fn an_interrupted_pull_resumes_its_partial_blob_with_range() {
-    let img = image(32, &[400_000]);
-    let server = Server::builder().request_log(true).build();
-    add(&server, "v1", &img);
-    let running = spawn(server);
-    let layer = img.layer(0);
+    let img = Image::builder(32).layers_raw([400_000]).build();
+    let running = logged_server(&img);
+    let layer = &img.layers()[0].descriptor;
     running.server().add_fault(
         FaultRule::path(layer.digest.as_str())
             .nth(1)
@@ -158,7 +166,7 @@ async fn an_interrupted_pull_resumes_its_partial_blob_with_range() {
         )
         .await
         .unwrap();
-    assert_eq!(report.digest(), img.manifest.digest());
+    assert_eq!(report.digest(), img.manifest().digest());
     let layer_requests = log(&running, layer.digest.as_str());
     assert_eq!(layer_requests.len(), 2);
     // The partial file kept what arrived before the cut; the second run asks for the rest.
@@ -189,10 +197,8 @@ async fn an_interrupted_pull_resumes_its_partial_blob_with_range() {
 
 #[tokio::test]
 async fn a_second_pull_skips_what_is_there() {
-    let img = image(33, &[10_000, 20_000]);
-    let server = Server::builder().request_log(true).build();
-    add(&server, "v1", &img);
-    let running = spawn(server);
+    let img = Image::builder(33).layers_raw([10_000, 20_000]).build();
+    let running = logged_server(&img);
     let dir = tempfile::tempdir().unwrap();
     let r = reference(&running, ":v1");
     let client = client(&running);
@@ -209,7 +215,7 @@ async fn a_second_pull_skips_what_is_there() {
     assert_eq!((second.blobs_downloaded, second.blobs_skipped), (0, 3));
     assert!(log(&running, "/blobs/").is_empty());
     // A blob damaged on disk is not "present and valid": it is downloaded again.
-    let victim = img.layer(1);
+    let victim = &img.layers()[1].descriptor;
     let path = dir
         .path()
         .join("blobs/sha256")
@@ -227,11 +233,9 @@ async fn a_second_pull_skips_what_is_there() {
 
 #[tokio::test]
 async fn corrupted_and_truncated_blobs_leave_nothing_behind() {
-    let img = image(34, &[60_000]);
-    let server = Server::builder().request_log(true).build();
-    add(&server, "v1", &img);
-    let running = spawn(server);
-    let layer = img.layer(0);
+    let img = Image::builder(34).layers_raw([60_000]).build();
+    let running = logged_server(&img);
+    let layer = &img.layers()[0].descriptor;
     let r = reference(&running, ":v1");
 
     running
@@ -275,11 +279,9 @@ async fn corrupted_and_truncated_blobs_leave_nothing_behind() {
 
 #[tokio::test]
 async fn pull_events_report_progress_and_retries() {
-    let img = image(35, &[80_000]);
-    let server = Server::builder().request_log(true).build();
-    add(&server, "v1", &img);
-    let running = spawn(server);
-    let layer = img.layer(0);
+    let img = Image::builder(35).layers_raw([80_000]).build();
+    let running = logged_server(&img);
+    let layer = &img.layers()[0].descriptor;
     running.server().add_fault(
         FaultRule::path(layer.digest.as_str())
             .nth(1)
@@ -334,17 +336,17 @@ async fn pull_events_report_progress_and_retries() {
 
 #[tokio::test]
 async fn a_reference_by_digest_and_one_for_another_repository() {
-    let img = image(36, &[100]);
+    let img = Image::builder(36).layers_raw([100]).build();
     let server = Server::builder().build();
     add(&server, "v1", &img);
     let running = spawn(server);
     let dir = tempfile::tempdir().unwrap();
-    let by_digest = reference(&running, &format!("@{}", img.manifest.digest()));
+    let by_digest = reference(&running, &format!("@{}", img.manifest().digest()));
     let report = client(&running)
         .pull(&by_digest, dir.path(), &PullOptions::default())
         .await
         .unwrap();
-    assert_eq!(report.digest(), img.manifest.digest());
+    assert_eq!(report.digest(), img.manifest().digest());
     assert_eq!(index_entries(dir.path())[0].0, None);
     let other: Reference = format!("{}/other/repo:v1", running.host()).parse().unwrap();
     let err = client(&running)
@@ -369,18 +371,16 @@ async fn a_reference_by_digest_and_one_for_another_repository() {
 
 #[tokio::test]
 async fn head_tags_and_referrers() {
-    let img = image(37, &[100]);
+    let img = Image::builder(37).layers_raw([100]).build();
     let server = Server::builder().build();
     for t in ["a", "b", "c", "d", "e"] {
         add(&server, t, &img);
     }
-    let sig = image(38, &[10]);
-    let referrer = {
-        let mut json: serde_json::Value = serde_json::from_slice(sig.manifest.bytes()).unwrap();
-        json["subject"] = serde_json::to_value(img.manifest.descriptor()).unwrap();
-        json["artifactType"] = "application/example.signature".into();
-        ocipull_spec::Manifest::from_bytes(serde_json::to_vec(&json).unwrap(), None, None).unwrap()
-    };
+    let sig = Artifact::builder(38, "application/example.signature")
+        .subject(img.descriptor())
+        .blob("application/example.signature", 10)
+        .build();
+    let referrer = sig.manifest().clone();
     server
         .add(&repo(), None, referrer.clone(), sig.blobs())
         .unwrap();
@@ -391,9 +391,9 @@ async fn head_tags_and_referrers() {
         .head("a".parse::<ocipull_spec::Tag>().unwrap())
         .await
         .unwrap();
-    assert_eq!(d, img.manifest.descriptor());
-    let d = client.head(img.manifest.digest()).await.unwrap();
-    assert_eq!(d.digest, *img.manifest.digest());
+    assert_eq!(d, img.manifest().descriptor());
+    let d = client.head(img.manifest().digest()).await.unwrap();
+    assert_eq!(d.digest, *img.manifest().digest());
 
     let all: Vec<String> = client
         .tags()
@@ -415,11 +415,14 @@ async fn head_tags_and_referrers() {
     let paged: Vec<String> = pages.iter().flatten().map(Tag::to_string).collect();
     assert_eq!(paged, all);
 
-    let found = client.referrers(img.manifest.digest(), None).await.unwrap();
+    let found = client
+        .referrers(img.manifest().digest(), None)
+        .await
+        .unwrap();
     assert_eq!(found.manifests.len(), 1);
     assert_eq!(found.manifests[0].digest, *referrer.digest());
     let none = client
-        .referrers(img.manifest.digest(), Some("application/other"))
+        .referrers(img.manifest().digest(), Some("application/other"))
         .await
         .unwrap();
     assert!(none.manifests.is_empty());

@@ -17,6 +17,7 @@ use client_support::*;
 use ocipull_client::backon::ConstantBuilder;
 use ocipull_client::{Client, PullOptions, PullReport, Scheme};
 use ocipull_server::{FaultRule, RetryAfter, Server};
+use ocipull_spec::fixtures::Image;
 
 /// Four layers of a few MiB, random data.
 const LAYERS: [usize; 4] = [3 << 20, 2 << 20, 3 << 20, (2 << 20) + 12345];
@@ -25,7 +26,7 @@ const LAYERS: [usize; 4] = [3 << 20, 2 << 20, 3 << 20, (2 << 20) + 12345];
 const RULES: u64 = 300;
 
 fn the_image() -> Image {
-    image(71, &LAYERS)
+    Image::builder(71).layers_raw(LAYERS).build()
 }
 
 /// Every file under `dir` (relative path → content).
@@ -114,7 +115,7 @@ async fn every_response_cut_after_a_random_number_of_bytes() {
     let server = Server::builder().request_log(true).build();
     add(&server, "v1", &img);
     let mut handles = Vec::new();
-    let manifest_len = img.manifest.bytes().len() as u64;
+    let manifest_len = img.manifest().bytes().len() as u64;
     for k in 0..RULES {
         // Blob bodies: every response is cut somewhere in its first MiB.
         handles.push(

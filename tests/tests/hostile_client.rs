@@ -19,6 +19,7 @@ use ocipull_client::{
     Client, ClientBuilder, Credentials, DEFAULT_ERROR_BODY_LIMIT, DEFAULT_TOKEN_RESPONSE_LIMIT,
     Error, PullOptions, Scheme,
 };
+use ocipull_spec::fixtures::Image;
 use ocipull_spec::media_type;
 
 /// Filler a well-behaved client reads before giving up on an endless body: the limit plus
@@ -39,7 +40,12 @@ async fn read_v1(client: &Client) -> Result<ocipull_spec::Manifest, Error> {
 }
 
 fn a_manifest() -> Vec<u8> {
-    client_support::image(1, &[10]).manifest.bytes().to_vec()
+    Image::builder(1)
+        .layers_raw([10])
+        .build()
+        .manifest()
+        .bytes()
+        .to_vec()
 }
 
 #[tokio::test]
@@ -95,8 +101,8 @@ async fn endless_error_bodies_are_cut_at_the_error_body_limit() {
 
 #[tokio::test]
 async fn blob_content_length_lies_never_yield_a_blob() {
-    let img = client_support::image(3, &[50_000]);
-    let layer = img.layers[0].clone();
+    let img = Image::builder(3).layers_raw([50_000]).build();
+    let layer = img.layers()[0].bytes.clone();
     for (declared, sent) in [
         // Shorter than the blob: the body ends early.
         (layer.len() - 100, layer.len()),
@@ -115,7 +121,7 @@ async fn blob_content_length_lies_never_yield_a_blob() {
         })
         .await;
         let client = builder(&raw).build().unwrap();
-        let result = match client.blob(&img.layer(0)).await {
+        let result = match client.blob(&img.layers()[0].descriptor).await {
             Ok(stream) => client_support::collect(stream).await,
             Err(e) => Err(e),
         };
@@ -362,8 +368,8 @@ async fn a_realm_that_is_a_file_or_not_http_is_refused() {
 
 #[tokio::test]
 async fn digests_that_try_path_traversal_are_refused_and_nothing_is_written_outside() {
-    let good = client_support::image(2, &[10]);
-    let good_json: serde_json::Value = serde_json::from_slice(good.manifest.bytes()).unwrap();
+    let good = Image::builder(2).layers_raw([10]).build();
+    let good_json: serde_json::Value = serde_json::from_slice(good.manifest().bytes()).unwrap();
     for evil in [
         "sha256:../../x",
         "sha256:../../../../../../tmp/evil",

@@ -13,12 +13,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use client_support::{REPO, image};
+use client_support::REPO;
 use http_body_util::{BodyExt as _, Empty};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use ocipull_server::{Server, TestServer};
 use ocipull_spec::Digest;
+use ocipull_spec::fixtures::Image;
 use ocipull_spec::layout::LayoutWriter;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
@@ -116,7 +117,7 @@ async fn slowloris_heads_are_timed_out_without_blocking_others() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_request_bodies_and_slow_readers_do_not_block_others() {
-    let img = image(61, &[4 * 1024 * 1024]);
+    let img = Image::builder(61).layers_raw([4 * 1024 * 1024]).build();
     let server = Server::new();
     client_support::add(&server, "v1", &img);
     let running = server.spawn().unwrap();
@@ -138,7 +139,7 @@ async fn slow_request_bodies_and_slow_readers_do_not_block_others() {
     // Slow readers: a big blob requested and never read.
     let blob = format!(
         "GET /v2/{REPO}/blobs/{} HTTP/1.1\r\nHost: x\r\n\r\n",
-        img.layer(0).digest
+        img.layers()[0].descriptor.digest
     );
     let mut idle = Vec::new();
     for _ in 0..20 {
@@ -203,16 +204,20 @@ async fn oversized_uris_get_414_and_oversized_heads_431() {
 #[tokio::test]
 async fn traversal_paths_never_reach_files_outside_the_layout() {
     let parent = tempfile::tempdir().unwrap();
-    let img = image(62, &[1000]);
+    let img = Image::builder(62).layers_raw([1000]).build();
     // The layout, and next to it a secret whose name is its own sha256 (so a server that
     // joined an unchecked digest onto the layout's blob directory would find it).
     let layout = parent.path().join("layout");
     let writer = LayoutWriter::create(&layout).unwrap();
-    for (d, bytes) in img.descriptors().iter().zip(img.blobs()) {
-        writer.write_blob_bytes(d, &bytes).unwrap();
+    for blob in img.blob_list() {
+        writer
+            .write_blob_bytes(&blob.descriptor, &blob.bytes)
+            .unwrap();
     }
-    let md = img.manifest.descriptor();
-    writer.write_blob_bytes(&md, img.manifest.bytes()).unwrap();
+    let md = img.manifest().descriptor();
+    writer
+        .write_blob_bytes(&md, img.manifest().bytes())
+        .unwrap();
     writer.add_manifest(&md, Some("v1")).unwrap();
     let secret = b"TOP-SECRET-CONTENT".to_vec();
     let hex = Digest::sha256(&secret).encoded().to_owned();
@@ -224,7 +229,7 @@ async fn traversal_paths_never_reach_files_outside_the_layout() {
     let server = Server::new();
     server.add_layout(&REPO.parse().unwrap(), &layout).unwrap();
     let running = server.spawn().unwrap();
-    let good = format!("/v2/{REPO}/blobs/{}", img.layer(0).digest);
+    let good = format!("/v2/{REPO}/blobs/{}", img.layers()[0].descriptor.digest);
     let answer = exchange(
         &running,
         format!("GET {good} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
@@ -304,20 +309,19 @@ const MEMORY_GROWTH_BOUND_KIB: u64 = 256 * 1024;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_connections_are_served_with_bounded_memory() {
-    let img = image(63, &[64 * 1024, 1000]);
+    let img = Image::builder(63).layers_raw([64 * 1024, 1000]).build();
     let server = Server::new();
     client_support::add(&server, "v1", &img);
     let running = Arc::new(server.spawn().unwrap());
     let (rss_before, _) = memory_kib();
     let manifest = format!("/v2/{REPO}/manifests/v1");
     let blobs: Vec<(String, Bytes)> = img
-        .descriptors()
+        .blob_list()
         .iter()
-        .zip(img.blobs())
-        .map(|(d, b)| (format!("/v2/{REPO}/blobs/{}", d.digest), b))
+        .map(|b| (format!("/v2/{REPO}/blobs/{}", b.digest()), b.bytes.clone()))
         .collect();
     let expected: Arc<Vec<(String, Bytes)>> = Arc::new(
-        std::iter::once((manifest, Bytes::from(img.manifest.bytes().to_vec())))
+        std::iter::once((manifest, Bytes::from(img.manifest().bytes().to_vec())))
             .chain(blobs)
             .collect(),
     );

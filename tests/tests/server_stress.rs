@@ -10,7 +10,8 @@ use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 use ocipull_server::{Server, TestServer};
-use ocipull_spec::{Descriptor, Digest, FileBlob, Manifest, Repository, media_type};
+use ocipull_spec::fixtures::Image;
+use ocipull_spec::{Digest, FileBlob, Manifest, Repository};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -30,26 +31,16 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let small: Bytes = (0..65_536u32)
-        .map(|i| (i % 253) as u8)
-        .collect::<Vec<_>>()
-        .into();
+    // A small layer served from memory and a big one served from a file.
+    let image = Image::builder(90).layers_raw([65_536, BIG_BLOB]).build();
+    let [small, big] = image.layers() else {
+        panic!("two layers")
+    };
+    let (small, big_digest) = (small.bytes.clone(), big.digest().clone());
     let dir = tempfile::tempdir().unwrap();
-    let big: Vec<u8> = (0..BIG_BLOB).map(|i| (i % 241) as u8).collect();
     let big_path = dir.path().join("big");
-    std::fs::write(&big_path, &big).unwrap();
-    let big_digest = Digest::sha256(&big);
-    let config = Bytes::from_static(b"{}");
-    let json = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": media_type::OCI_IMAGE_MANIFEST,
-        "config": Descriptor::new(media_type::OCI_IMAGE_CONFIG, Digest::sha256(&config), 2),
-        "layers": [
-            Descriptor::new(media_type::OCI_LAYER_TAR, Digest::sha256(&small), small.len() as u64),
-            Descriptor::new(media_type::OCI_LAYER_TAR, big_digest.clone(), BIG_BLOB as u64),
-        ],
-    });
-    let manifest = Manifest::from_bytes(serde_json::to_vec(&json).unwrap(), None, None).unwrap();
+    std::fs::write(&big_path, &big.bytes).unwrap();
+    let manifest = image.manifest().clone();
     let server = Server::new();
     let repo: Repository = "stress/app".parse().unwrap();
     server
@@ -58,7 +49,7 @@ fn fixture() -> Fixture {
             Some("v1".parse().unwrap()),
             manifest.clone(),
             [
-                ocipull_server::Content::bytes(config),
+                ocipull_server::Content::bytes(image.config_blob().bytes.clone()),
                 ocipull_server::Content::bytes(small.clone()),
                 ocipull_server::Content::blob(
                     big_digest.clone(),

@@ -9,10 +9,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ocipull_server::{FaultRule, Server, TestServer};
-use ocipull_spec::{Bytes, Descriptor, Digest, Manifest, media_type};
+use ocipull_spec::Digest;
+use ocipull_spec::fixtures::Image;
 
 const REPO: &str = "kill/app";
-/// Layer sizes: big enough that a download is still under way when the process dies.
+/// Layer sizes (raw layers, exactly these bytes): big enough that a download is still under way when the process dies.
 const LAYERS: [usize; 4] = [2 << 20, 3 << 20, 2 << 20, (3 << 20) + 777];
 /// Where each blob body pauses: past the layout writer's 1 MiB write buffer, so a partial
 /// download has bytes on disk while it waits.
@@ -23,39 +24,6 @@ const PAUSE: Duration = Duration::from_millis(600);
 const KILLS: usize = 3;
 /// Generous bound for one run of the binary on a busy two-core machine.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-fn data(seed: u64, size: usize) -> Bytes {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(size + 8);
-    while out.len() < size {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(size);
-    Bytes::from(out)
-}
-
-/// The image: (manifest, config and layer blobs).
-fn image() -> (Manifest, Vec<Bytes>) {
-    let config = Bytes::from_static(br#"{"architecture":"amd64","os":"linux"}"#);
-    let layers: Vec<Bytes> = LAYERS
-        .iter()
-        .enumerate()
-        .map(|(i, &n)| data(90 + i as u64, n))
-        .collect();
-    let desc = |t: &str, b: &Bytes| Descriptor::new(t, Digest::sha256(b), b.len() as u64);
-    let json = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": media_type::OCI_IMAGE_MANIFEST,
-        "config": desc(media_type::OCI_IMAGE_CONFIG, &config),
-        "layers": layers.iter().map(|l| desc(media_type::OCI_LAYER_TAR_GZIP, l)).collect::<Vec<_>>(),
-    });
-    let manifest = Manifest::from_bytes(serde_json::to_vec(&json).unwrap(), None, None).unwrap();
-    let blobs = std::iter::once(config).chain(layers).collect();
-    (manifest, blobs)
-}
 
 /// Files in `dir/blobs/sha256` (digest → size); each must hash to its name.
 fn verified_blobs(dir: &Path) -> BTreeMap<Digest, u64> {
@@ -159,7 +127,8 @@ fn check_run(
 
 #[test]
 fn killed_pulls_resume_and_complete_without_corrupt_files() {
-    let (manifest, blobs) = image();
+    let image = Image::builder(90).layers_raw(LAYERS).build();
+    let manifest = image.manifest();
     let digests: Vec<Digest> = manifest
         .descriptors()
         .iter()
@@ -171,7 +140,7 @@ fn killed_pulls_resume_and_complete_without_corrupt_files() {
             &REPO.parse().unwrap(),
             Some("v1".parse().unwrap()),
             manifest.clone(),
-            blobs.clone(),
+            image.blobs(),
         )
         .unwrap();
     server.add_fault(FaultRule::path("/blobs/").stall(PAUSE_AT, PAUSE));
@@ -236,8 +205,9 @@ fn killed_pulls_resume_and_complete_without_corrupt_files() {
     assert!(reused + resumed > 0, "no run found anything to reuse");
 
     let on_disk = verified_blobs(&dir);
-    for (d, b) in digests.iter().zip(&blobs) {
-        assert_eq!(on_disk.get(d), Some(&(b.len() as u64)), "{d}");
+    for b in image.blob_list() {
+        let d = b.digest();
+        assert_eq!(on_disk.get(d), Some(&(b.bytes.len() as u64)), "{d}");
     }
     assert_eq!(
         on_disk.get(manifest.digest()),

@@ -16,35 +16,37 @@
 //!                                    tower::Service<http::Request> (ClientBuilder::transport)
 //! ```
 //!
-//! The example serves one manifest from an in-memory transport (any `tower::Service`
-//! works) and reads it back, verified against its digest:
+//! The example serves one image manifest (made with `ocipull_spec`'s builders) from an
+//! in-memory transport (any `tower::Service` works) and reads it back, verified against
+//! its digest:
 //!
 //! ```
-//! use ocipull_client::{Client, ManifestRef, RequestBody, Scheme};
-//! use ocipull_spec::{Bytes, Digest, Tag, media_type};
+//! use ocipull_client::{Client, ManifestRef, RequestBody};
+//! use ocipull_spec::{Descriptor, ImageManifest, Tag, media_type};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let manifest = Bytes::from_static(br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#);
-//! let digest = Digest::sha256(&manifest);
-//! let body = manifest.clone();
+//! let manifest = ImageManifest::builder(Descriptor::empty())
+//!     .layer(Descriptor::of(media_type::OCI_LAYER_TAR, b"a layer"))
+//!     .build()
+//!     .to_manifest()?;
+//! let body = manifest.bytes().clone();
 //! let registry = tower::service_fn(move |request: http::Request<RequestBody>| {
 //!     let body = body.clone();
 //!     async move {
 //!         assert_eq!(request.uri().path(), "/v2/team/app/manifests/v1");
 //!         http::Response::builder()
-//!             .header("content-type", media_type::OCI_IMAGE_INDEX)
+//!             .header("content-type", media_type::OCI_IMAGE_MANIFEST)
 //!             .body(http_body_util::Full::new(body))
 //!     }
 //! });
 //! let client = Client::builder("registry.example", "team/app".parse()?)
-//!     .scheme(Scheme::Http)
 //!     .transport(registry)
 //!     .build()?;
 //! let tag: Tag = "v1".parse()?;
-//! let read = client.read(ManifestRef::TagAt(tag, digest.clone())).await?;
-//! assert_eq!(read.digest(), &digest);
-//! assert_eq!(read.media_type(), media_type::OCI_IMAGE_INDEX);
+//! let read = client.read(ManifestRef::TagAt(tag, manifest.digest().clone())).await?;
+//! assert_eq!(read.digest(), manifest.digest());
+//! assert_eq!(read.descriptors(), manifest.descriptors());
 //! # Ok(()) }
 //! ```
 //!

@@ -1,5 +1,8 @@
-//! Fixtures shared by the client's end-to-end tests (`client_*.rs`): images and indexes,
-//! a server on loopback, and clients with fast, deterministic retries.
+//! What the client's end-to-end tests (`client_*.rs`) share: a server on loopback, clients
+//! with fast, deterministic retries, and checks of a pulled layout.
+//!
+//! Images, indexes and referrers come from `ocipull_spec::fixtures`;
+//! exact layer sizes, where a test cuts or resumes at an offset, are `layers_raw`.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -10,7 +13,8 @@ use futures_util::StreamExt as _;
 use ocipull_client::backon::ConstantBuilder;
 use ocipull_client::{BlobStream, Client, ClientBuilder, Error, PullEvent, Scheme};
 use ocipull_server::{RequestRecord, Server, TestServer};
-use ocipull_spec::{Bytes, Descriptor, Digest, Manifest, Platform, Repository, media_type};
+use ocipull_spec::fixtures::Image;
+use ocipull_spec::{Descriptor, Digest, Repository};
 
 /// The repository every fixture lives in.
 pub const REPO: &str = "test/app";
@@ -19,100 +23,23 @@ pub fn repo() -> Repository {
     REPO.parse().unwrap()
 }
 
-/// `size` bytes that differ per `seed` (not compressible into a pattern a bug could hide in).
-pub fn data(seed: u64, size: usize) -> Bytes {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(size);
-    while out.len() < size {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(size);
-    Bytes::from(out)
-}
-
-/// An image: its manifest and blobs (config first).
-#[derive(Clone)]
-pub struct Image {
-    pub manifest: Manifest,
-    pub config: Bytes,
-    pub layers: Vec<Bytes>,
-}
-
-impl Image {
-    pub fn blobs(&self) -> Vec<Bytes> {
-        std::iter::once(self.config.clone())
-            .chain(self.layers.iter().cloned())
-            .collect()
-    }
-
-    pub fn descriptors(&self) -> Vec<Descriptor> {
-        self.manifest.descriptors().into_iter().cloned().collect()
-    }
-
-    pub fn layer(&self, i: usize) -> Descriptor {
-        self.manifest.as_image().unwrap().layers[i].clone()
-    }
-}
-
-fn desc(media_type: &str, bytes: &[u8]) -> Descriptor {
-    Descriptor::new(media_type, Digest::sha256(bytes), bytes.len() as u64)
-}
-
-/// An OCI image whose layers have these sizes.
-pub fn image(seed: u64, layer_sizes: &[usize]) -> Image {
-    let config = Bytes::from(format!(
-        "{{\"architecture\":\"amd64\",\"os\":\"linux\",\"seed\":{seed}}}"
-    ));
-    let layers: Vec<Bytes> = layer_sizes
-        .iter()
-        .enumerate()
-        .map(|(i, &n)| data(seed * 1000 + i as u64, n))
-        .collect();
-    let json = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": media_type::OCI_IMAGE_MANIFEST,
-        "config": desc(media_type::OCI_IMAGE_CONFIG, &config),
-        "layers": layers.iter().map(|l| desc(media_type::OCI_LAYER_TAR_GZIP, l)).collect::<Vec<_>>(),
-    });
-    let manifest = Manifest::from_bytes(serde_json::to_vec(&json).unwrap(), None, None).unwrap();
-    Image {
-        manifest,
-        config,
-        layers,
-    }
-}
-
-/// An OCI index listing `images` with their platforms.
-pub fn index(images: &[(&Image, &str)]) -> Manifest {
-    let manifests: Vec<Descriptor> = images
-        .iter()
-        .map(|(i, p)| {
-            let mut d = i.manifest.descriptor();
-            d.platform = Some(p.parse::<Platform>().unwrap());
-            d
-        })
-        .collect();
-    let json = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": media_type::OCI_IMAGE_INDEX,
-        "manifests": manifests,
-    });
-    Manifest::from_bytes(serde_json::to_vec(&json).unwrap(), None, None).unwrap()
-}
-
 /// Adds `image` under `tag`.
 pub fn add(server: &Server, tag: &str, image: &Image) {
     server
         .add(
             &repo(),
             Some(tag.parse().unwrap()),
-            image.manifest.clone(),
+            image.manifest().clone(),
             image.blobs(),
         )
         .unwrap();
+}
+
+/// Starts a server with the request log on, serving `image` as `v1`.
+pub fn logged_server(image: &Image) -> TestServer {
+    let server = Server::builder().request_log(true).build();
+    add(&server, "v1", image);
+    spawn(server)
 }
 
 /// Starts `server` on loopback.

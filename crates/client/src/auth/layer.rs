@@ -319,7 +319,13 @@ mod tests {
     fn ok() -> Reply {
         Reply::new(200)
             .header("content-type", "application/vnd.oci.image.index.v1+json")
-            .data(r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#)
+            .data(
+                ocipull_spec::ImageIndex::empty()
+                    .to_manifest()
+                    .unwrap()
+                    .bytes()
+                    .clone(),
+            )
     }
 
     #[tokio::test]
