@@ -68,3 +68,54 @@ async fn explicit_https_never_falls_back() {
     assert!(matches!(err, Error::Connection { .. }), "{err:?}");
     assert!(running.server().request_log().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn the_default_scheme_speaks_https_to_a_tls_loopback_registry() {
+    let img = Image::builder(62).layers_raw([1000]).build();
+    let tls = ocipull_server::Tls::generate(Vec::<String>::new()).unwrap();
+    let ca = tls.ca_pem().expect("a generated pair has a CA").to_owned();
+    let server = Server::builder().request_log(true).tls(tls).build();
+    add(&server, "v1", &img);
+    let running = spawn(server);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let client = Client::builder(running.host(), repo())
+        .ca_certificate_pem(ca)
+        .layer(schemes(seen.clone()))
+        .backoff_builder(fast_retries(2))
+        .build()
+        .unwrap();
+    let tag: Tag = "v1".parse().unwrap();
+    let manifest = client.read(&tag).await.unwrap();
+    assert_eq!(manifest.digest(), img.manifest().digest());
+    // A TLS answer is never mistaken for plain HTTP: every request stays HTTPS.
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        !seen.is_empty() && seen.iter().all(|s| s == "https"),
+        "{seen:?}"
+    );
+    assert_eq!(running.server().request_log().unwrap().len(), seen.len());
+}
+
+#[tokio::test]
+async fn an_untrusted_tls_loopback_registry_is_an_error_not_a_fallback() {
+    let img = Image::builder(63).layers_raw([1000]).build();
+    let server = Server::builder()
+        .request_log(true)
+        .tls(ocipull_server::Tls::generate(Vec::<String>::new()).unwrap())
+        .build();
+    add(&server, "v1", &img);
+    let running = spawn(server);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let client = Client::builder(running.host(), repo())
+        .layer(schemes(seen.clone()))
+        .no_retries()
+        .build()
+        .unwrap();
+    let tag: Tag = "v1".parse().unwrap();
+    let err = client.read(&tag).await.unwrap_err();
+    assert!(matches!(err, Error::Connection { .. }), "{err:?}");
+    // The certificate is refused: the client does not retry the request in plain HTTP.
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.iter().all(|s| s == "https"), "{seen:?}");
+    assert!(running.server().request_log().unwrap().is_empty());
+}

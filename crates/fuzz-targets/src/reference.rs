@@ -63,5 +63,10 @@ pub fn run(data: &[u8]) {
         "{in_url:?} is neither a tag nor a digest"
     );
     let _ = reference.api_host();
-    let _ = reference.tag_or_latest();
+    // Only a digest-only reference has no tag to fall back on.
+    assert_eq!(
+        reference.tag_or_latest().is_none(),
+        reference.tag().is_none() && reference.digest().is_some(),
+        "tag_or_latest of {text:?}"
+    );
 }

@@ -70,7 +70,7 @@ pub enum ReferenceError {
 /// assert_eq!(r.registry(), "docker.io");
 /// assert_eq!(r.api_host(), "registry-1.docker.io");
 /// assert_eq!(r.repository().as_str(), "library/alpine");
-/// assert_eq!(r.tag_or_latest().as_str(), "latest");
+/// assert_eq!(r.tag_or_latest().map(|t| t.to_string()).as_deref(), Some("latest"));
 ///
 /// let r: Reference = "localhost:5000/team/app:v1".parse()?;
 /// assert_eq!(r.registry(), "localhost:5000");
@@ -139,9 +139,14 @@ impl Reference {
     }
 
     /// The tag, or `latest` when the reference names neither tag nor digest (Docker's
-    /// convention); `None` when only a digest was given.
-    pub fn tag_or_latest(&self) -> Tag {
-        self.tag.clone().unwrap_or_else(Tag::latest)
+    /// convention); `None` when only a digest was given (`repo@sha256:…` names no tag, and
+    /// inventing `latest` for it would tag content the user never asked to tag).
+    pub fn tag_or_latest(&self) -> Option<Tag> {
+        match (&self.tag, &self.digest) {
+            (Some(tag), _) => Some(tag.clone()),
+            (None, None) => Some(Tag::latest()),
+            (None, Some(_)) => None,
+        }
     }
 
     /// What to put in a manifest URL: the tag when there is one, else the digest, else
@@ -286,6 +291,19 @@ mod tests {
         let r: Reference = format!("ghcr.io/a/b@{d}").parse().unwrap();
         assert_eq!(r.tag(), None);
         assert_eq!(r.request_reference(), d.to_string());
+    }
+
+    #[test]
+    fn tag_or_latest_follows_its_doc() {
+        let d = Digest::sha256(b"x");
+        let tag = |text: &str| {
+            let r: Reference = text.parse().unwrap();
+            r.tag_or_latest().map(|t| t.to_string())
+        };
+        assert_eq!(tag("ghcr.io/a/b:v1").as_deref(), Some("v1"));
+        assert_eq!(tag(&format!("ghcr.io/a/b:v1@{d}")).as_deref(), Some("v1"));
+        assert_eq!(tag("ghcr.io/a/b").as_deref(), Some("latest"));
+        assert_eq!(tag(&format!("ghcr.io/a/b@{d}")), None);
     }
 
     #[test]
