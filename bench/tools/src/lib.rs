@@ -8,7 +8,6 @@
 pub mod args;
 pub mod http1;
 pub mod layout;
-pub mod rng;
 
 /// The error type of every bench program: a message that says what failed.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;

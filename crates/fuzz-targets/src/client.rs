@@ -285,11 +285,7 @@ async fn operate(client: &Client, operation: &str) -> Result<(), String> {
 }
 
 async fn blob(client: &Client) -> Result<(), String> {
-    let descriptor = Descriptor::new(
-        media_type::OCI_LAYER_TAR,
-        Digest::sha256(BLOB),
-        BLOB.len() as u64,
-    );
+    let descriptor = Descriptor::of(media_type::OCI_LAYER_TAR, BLOB);
     let mut stream = client
         .blob(&descriptor)
         .await

@@ -28,8 +28,12 @@ use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use ocipull_server::{Body, Server, Store, TokenAuth};
+use ocipull_spec::fixtures::Artifact;
 use ocipull_spec::layout::LayoutWriter;
-use ocipull_spec::{Descriptor, Digest, ErrorBody, Manifest, Repository, media_type};
+use ocipull_spec::{
+    Blob, Digest, ErrorBody, ImageConfig, ImageIndex, ImageManifest, Manifest, ManifestFormat,
+    Repository, media_type,
+};
 use tower::ServiceExt;
 
 /// The most requests one input sends (enough for token → request → conditional request).
@@ -76,41 +80,48 @@ fn repository(name: &str) -> Repository {
     name.parse().expect("a valid repository name")
 }
 
-fn image(config: &[u8], layers: &[&[u8]], subject: Option<&Descriptor>) -> Manifest {
-    let mut json = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": media_type::OCI_IMAGE_MANIFEST,
-        "config": Descriptor::new(media_type::OCI_IMAGE_CONFIG, Digest::sha256(config), config.len() as u64),
-        "layers": layers.iter().map(|l| Descriptor::new(media_type::OCI_LAYER_TAR, Digest::sha256(l), l.len() as u64)).collect::<Vec<_>>(),
-    });
-    if let Some(subject) = subject {
-        json["subject"] = serde_json::to_value(subject).expect("a descriptor serialises");
-        json["artifactType"] = "application/vnd.example.signature".into();
-    }
-    Manifest::from_bytes(serde_json::to_vec(&json).expect("json"), None, None)
-        .expect("a valid manifest")
+/// An OCI image of `platform` whose layers are `layers`: its manifest and its blobs, config
+/// first.
+fn image(platform: &str, layers: &[&'static [u8]]) -> (Manifest, Vec<Blob>) {
+    let layers: Vec<Blob> = layers
+        .iter()
+        .map(|bytes| Blob::new(media_type::OCI_LAYER_TAR, Bytes::from_static(bytes)))
+        .collect();
+    let config = layers
+        .iter()
+        .fold(
+            ImageConfig::new(&platform.parse().expect("a platform")),
+            |config, layer| config.with_diff_id(layer.digest().clone()),
+        )
+        .to_blob(ManifestFormat::Oci);
+    let manifest = ImageManifest::builder(config.descriptor.clone())
+        .layers(layers.iter().map(|l| l.descriptor.clone()))
+        .build()
+        .to_manifest()
+        .expect("a valid manifest");
+    (manifest, std::iter::once(config).chain(layers).collect())
 }
 
 fn fixture() -> Fixture {
     let store = Store::new();
     let mut blobs = HashMap::new();
-    let mut keep = |bytes: &[u8]| {
-        let bytes = Bytes::copy_from_slice(bytes);
-        blobs.insert(Digest::sha256(&bytes), bytes.clone());
-        bytes
+    let mut keep = |list: &[Blob]| -> Vec<Bytes> {
+        for blob in list {
+            blobs.insert(blob.digest().clone(), blob.bytes.clone());
+        }
+        list.iter().map(|blob| blob.bytes.clone()).collect()
     };
 
-    // In memory: an image, an index holding it, a referrer, and tags for pagination.
-    let config = keep(br#"{"architecture":"amd64","os":"linux"}"#);
-    let layer = keep(b"0123456789abcdefghijklmnopqrstuvwxyz");
-    let app = image(&config, &[&layer], None);
+    // In memory: an image, an index holding it, a referrer, and tags for pagination. The
+    // corpus asks for these layers by digest, so their bytes stay fixed.
+    let (app, app_blobs) = image("linux/amd64", &[b"0123456789abcdefghijklmnopqrstuvwxyz"]);
     let mem = repository("mem/app");
     store
         .add(
             &mem,
             Some("v1".parse().expect("tag")),
             app.clone(),
-            [config.clone(), layer.clone()],
+            keep(&app_blobs),
         )
         .expect("the image is added");
     for tag in ["a", "b", "c", "latest"] {
@@ -123,14 +134,10 @@ fn fixture() -> Fixture {
             )
             .expect("the tag is added");
     }
-    let mut child = app.descriptor();
-    child.platform = Some("linux/amd64".parse().expect("platform"));
-    let index = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": media_type::OCI_IMAGE_INDEX,
-        "manifests": [child],
-    });
-    let index = Manifest::from_bytes(serde_json::to_vec(&index).expect("json"), None, None)
+    let index = ImageIndex::builder()
+        .manifest_for(app.descriptor(), "linux/amd64".parse().expect("platform"))
+        .build()
+        .to_manifest()
         .expect("a valid index");
     store
         .add(
@@ -140,10 +147,17 @@ fn fixture() -> Fixture {
             Vec::<Bytes>::new(),
         )
         .expect("the index is added");
-    let signature = keep(b"signature");
-    let referrer = image(&config, &[&signature], Some(&app.descriptor()));
+    let referrer = Artifact::builder(1, "application/vnd.example.signature")
+        .subject(app.descriptor())
+        .blob_bytes("application/vnd.example.signature", "signature")
+        .build();
     store
-        .add(&mem, None, referrer, [signature])
+        .add(
+            &mem,
+            None,
+            referrer.manifest().clone(),
+            keep(referrer.blob_list()),
+        )
         .expect("the referrer is added");
 
     // On disk: a layout with one image, and the secret next to the layout.
@@ -151,16 +165,14 @@ fn fixture() -> Fixture {
     std::fs::write(dir.path().join("outside"), SECRET).expect("the secret is written");
     let layout = dir.path().join("layout");
     let writer = LayoutWriter::create(&layout).expect("a layout");
-    let disk_config = keep(br#"{"architecture":"arm64","os":"linux"}"#);
-    let disk_layer = keep(b"layer bytes on disk, streamed from a file");
-    let disk = image(&disk_config, &[&disk_layer], None);
-    for (bytes, media) in [
-        (&disk_config, media_type::OCI_IMAGE_CONFIG),
-        (&disk_layer, media_type::OCI_LAYER_TAR),
-    ] {
-        let d = Descriptor::new(media, Digest::sha256(bytes), bytes.len() as u64);
+    let (disk, disk_blobs) = image(
+        "linux/arm64",
+        &[b"layer bytes on disk, streamed from a file"],
+    );
+    keep(&disk_blobs);
+    for blob in &disk_blobs {
         writer
-            .write_blob_bytes(&d, bytes)
+            .write_blob_bytes(&blob.descriptor, &blob.bytes)
             .expect("a blob is written");
     }
     writer

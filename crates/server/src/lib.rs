@@ -12,22 +12,23 @@
 //! [`Event`] sink, and TLS with a generated CA ([`Tls`]).
 //!
 //! ```
-//! use ocipull_server::{Content, FaultRule, Server};
-//! use ocipull_spec::{Bytes, Descriptor, Digest, Manifest, media_type};
+//! use ocipull_server::{FaultRule, Server};
+//! use ocipull_spec::{Blob, Bytes, ImageConfig, ImageManifest, ManifestFormat, media_type};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let config = Bytes::from_static(b"{}");
-//! let layer = Bytes::from_static(b"layer bytes");
-//! let json = serde_json::json!({
-//!     "schemaVersion": 2,
-//!     "mediaType": media_type::OCI_IMAGE_MANIFEST,
-//!     "config": Descriptor::new(media_type::OCI_IMAGE_CONFIG, Digest::sha256(&config), 2),
-//!     "layers": [Descriptor::new(media_type::OCI_LAYER_TAR, Digest::sha256(&layer), 11)],
-//! });
-//! let manifest = Manifest::from_bytes(serde_json::to_vec(&json)?, None, None)?;
+//! // An image of one layer, built with ocipull-spec's document builders. (Tests can get
+//! // whole images, indexes and referrers from `ocipull_spec::fixtures`, feature `fixtures`.)
+//! let layer = Blob::new(media_type::OCI_LAYER_TAR, Bytes::from_static(b"layer bytes"));
+//! let config = ImageConfig::new(&"linux/amd64".parse()?)
+//!     .with_diff_id(layer.digest().clone())
+//!     .to_blob(ManifestFormat::Oci);
+//! let manifest = ImageManifest::builder(config.descriptor.clone())
+//!     .layer(layer.descriptor.clone())
+//!     .build()
+//!     .to_manifest()?;
 //!
 //! let server = Server::builder().request_log(true).build();
-//! server.add(&"demo/app".parse()?, Some("v1".parse()?), manifest, [config, layer])?;
+//! server.add(&"demo/app".parse()?, Some("v1".parse()?), manifest, [config.bytes, layer.bytes])?;
 //! // The first blob GET is cut after 4 body bytes.
 //! let cut = server.add_fault(FaultRule::path("/blobs/").nth(1).cut_after(4));
 //!

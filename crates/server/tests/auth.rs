@@ -10,14 +10,14 @@ use ocipull_spec::Repository;
 
 fn server(auth: Auth) -> Server {
     let server = Server::builder().auth(auth).build();
-    for name in ["a", "b"] {
-        let img = image(name, &[name.as_bytes()], None);
+    for (seed, name) in [(1, "a"), (2, "b")] {
+        let img = image(seed, [1]);
         let repo: Repository = name.parse().unwrap();
         server
             .add(
                 &repo,
                 Some("v1".parse().unwrap()),
-                img.manifest.clone(),
+                img.manifest().clone(),
                 img.blobs(),
             )
             .unwrap();

@@ -14,23 +14,24 @@ use tower::ServiceExt;
 
 const LAYER_LEN: usize = 300_000;
 
+/// The content of the image's one layer.
 fn layer() -> Vec<u8> {
-    (0..LAYER_LEN).map(|i| (i % 251) as u8).collect()
+    image(1, [LAYER_LEN]).layers()[0].bytes.to_vec()
 }
 
 fn server_with_image(builder: ocipull_server::ServerBuilder) -> (Server, String, String) {
     let server = builder.request_log(true).build();
-    let img = image("f", &[&layer()], None);
+    let img = image(1, [LAYER_LEN]);
     let repo: Repository = "f/app".parse().unwrap();
     server
         .add(
             &repo,
             Some("v1".parse().unwrap()),
-            img.manifest.clone(),
+            img.manifest().clone(),
             img.blobs(),
         )
         .unwrap();
-    let blob = format!("/v2/f/app/blobs/{}", Digest::sha256(&layer()));
+    let blob = format!("/v2/f/app/blobs/{}", img.layers()[0].digest());
     (server, blob, "/v2/f/app/manifests/v1".to_owned())
 }
 

@@ -4,74 +4,98 @@
 mod common;
 
 use bytes::Bytes;
-use common::{Answer, call, get, image, image_with, index};
+use common::{Answer, call, get, image};
 use http::Method;
 use ocipull_server::Server;
+use ocipull_spec::fixtures::{Artifact, Image, Index, LayerSpec};
 use ocipull_spec::{Digest, Repository, media_type};
 
 struct Fixture {
     server: Server,
     /// `test/app:v1`, an image with two layers.
-    image: common::Image,
+    image: Image,
     /// `test/app:v2`, an index of `image` and a second image.
     index: ocipull_spec::Manifest,
     /// A 100-byte layer of `image`.
     big: Bytes,
-    signature: common::Image,
-    sbom: common::Image,
+    signature: Artifact,
+    sbom: Image,
 }
 
 const SIG_TYPE: &str = "application/vnd.example.signature";
 
+/// The annotation the signature carries, which its referrers entry must repeat.
+const SIGNER: (&str, &str) = ("org.example.signer", "ci");
+
 fn fixture() -> Fixture {
     let server = Server::new();
     let repo: Repository = "test/app".parse().unwrap();
-    let big: Vec<u8> = (0..100u8).collect();
-    let main = image("a", &[&big, b"hello"], None);
-    let other = image("b", &[b"arm layer"], None);
-    let index = index(&[&main, &other]);
+    // Two children (linux/amd64, linux/arm64/v8), each with a 100-byte base layer they
+    // share and a 5-byte layer of its own.
+    let index = Index::builder(1)
+        .shared_layer(LayerSpec::raw(100))
+        .layers([LayerSpec::raw(5)])
+        .build();
+    let [main, other] = index.images() else {
+        panic!("two children")
+    };
+    let main = main.clone();
     server
         .add(
             &repo,
             Some("v1".parse().unwrap()),
-            main.manifest.clone(),
+            main.manifest().clone(),
             main.blobs(),
         )
         .unwrap();
     let mut content: Vec<ocipull_server::Content> =
         other.blobs().into_iter().map(Into::into).collect();
-    content.push(other.manifest.clone().into());
+    content.push(other.manifest().clone().into());
     server
-        .add(&repo, Some("v2".parse().unwrap()), index.clone(), content)
+        .add(
+            &repo,
+            Some("v2".parse().unwrap()),
+            index.manifest().clone(),
+            content,
+        )
         .unwrap();
     for t in ["latest", "1.0", "a", "b"] {
         assert!(
             server
                 .store()
-                .tag(&repo, t.parse().unwrap(), main.manifest.digest())
+                .tag(&repo, t.parse().unwrap(), main.manifest().digest())
         );
     }
-    let signature = image_with("sig", &[b"sig"], Some(&main.manifest), Some(SIG_TYPE));
-    let sbom = image("sbom", &[b"sbom"], Some(&main.manifest));
-    for r in [&signature, &sbom] {
-        server
-            .add(&repo, None, r.manifest.clone(), r.blobs())
-            .unwrap();
-    }
-    let untagged = image("u", &[b"u"], None);
+    let signature = Artifact::builder(2, SIG_TYPE)
+        .subject(main.descriptor())
+        .blob(SIG_TYPE, 3)
+        .annotation(SIGNER.0, SIGNER.1)
+        .build();
+    server
+        .add(&repo, None, signature.manifest().clone(), signature.blobs())
+        .unwrap();
+    // A referrer without `artifactType`: its config's type stands in.
+    let sbom = Image::builder(3)
+        .layers_raw([4])
+        .subject(main.descriptor())
+        .build();
+    server
+        .add(&repo, None, sbom.manifest().clone(), sbom.blobs())
+        .unwrap();
+    let untagged = image(4, [1]);
     server
         .add(
             &"test/untagged".parse().unwrap(),
             None,
-            untagged.manifest.clone(),
+            untagged.manifest().clone(),
             untagged.blobs(),
         )
         .unwrap();
     Fixture {
         server,
+        big: main.layers()[0].bytes.clone(),
         image: main,
-        index,
-        big: Bytes::from(big),
+        index: index.manifest().clone(),
         signature,
         sbom,
     }
@@ -238,7 +262,7 @@ async fn push_methods_are_405_with_allow() {
 #[tokio::test]
 async fn manifests() {
     let f = fixture();
-    let m = &f.image.manifest;
+    let m = f.image.manifest();
     let d = m.digest().to_string();
     let etag = format!("\"{d}\"");
     let idx = f.index.digest().to_string();
@@ -277,7 +301,7 @@ async fn manifests() {
         case(
             "untagged by digest",
             Method::GET,
-            format!("/v2/test/app/manifests/{}", f.sbom.manifest.digest()),
+            format!("/v2/test/app/manifests/{}", f.sbom.manifest().digest()),
             200,
         ),
         case(
@@ -416,12 +440,12 @@ async fn manifests() {
 #[tokio::test]
 async fn strict_accept() {
     let server = Server::builder().strict_accept(true).build();
-    let img = image("s", &[b"x"], None);
+    let img = image(1, [1]);
     server
         .add(
             &"s".parse().unwrap(),
             Some("v1".parse().unwrap()),
-            img.manifest.clone(),
+            img.manifest().clone(),
             img.blobs(),
         )
         .unwrap();
@@ -570,10 +594,10 @@ async fn blobs_and_ranges() {
         case(
             "manifest readable as blob",
             Method::GET,
-            blob_path(f.image.manifest.digest()),
+            blob_path(f.image.manifest().digest()),
             200,
         )
-        .body(Want::Exact(f.image.manifest.bytes().clone())),
+        .body(Want::Exact(f.image.manifest().bytes().clone())),
     ];
     run(&f.server, cases).await;
 }
@@ -743,9 +767,9 @@ async fn tags_list_and_pagination() {
 #[tokio::test]
 async fn referrers() {
     let f = fixture();
-    let subject = f.image.manifest.digest().to_string();
-    let sig = f.signature.manifest.digest().clone();
-    let sbom = f.sbom.manifest.digest().clone();
+    let subject = f.image.manifest().digest().to_string();
+    let sig = f.signature.manifest().digest().clone();
+    let sbom = f.sbom.manifest().digest().clone();
     let path = format!("/v2/test/app/referrers/{subject}");
     let check_all = {
         let (sig, sbom) = (sig.clone(), sbom.clone());
@@ -766,7 +790,7 @@ async fn referrers() {
                 media_type::OCI_IMAGE_CONFIG,
                 "config type stands in"
             );
-            assert_eq!(by(&sig)["annotations"]["seed"], "sig");
+            assert_eq!(by(&sig)["annotations"][SIGNER.0], SIGNER.1);
             assert_eq!(by(&sig)["mediaType"], media_type::OCI_IMAGE_MANIFEST);
         }
     };

@@ -12,14 +12,14 @@ fn setup() -> (ocipull_server::TestServer, String, Vec<u8>) {
         .blob_redirects(true)
         .request_log(true)
         .build();
-    let data = b"layer served from the cdn".to_vec();
-    let img = image("r", &[&data], None);
+    let img = image(1, [25]);
+    let data = img.layers()[0].bytes.to_vec();
     let repo: Repository = "r/app".parse().unwrap();
     server
         .add(
             &repo,
             Some("v1".parse().unwrap()),
-            img.manifest.clone(),
+            img.manifest().clone(),
             img.blobs(),
         )
         .unwrap();
@@ -150,20 +150,20 @@ async fn faults_apply_on_the_cdn_too() {
 #[tokio::test]
 async fn without_a_cdn_address_blobs_are_served_directly() {
     let server = Server::builder().blob_redirects(true).build();
-    let img = image("d", &[b"direct"], None);
+    let img = image(2, [6]);
     server
         .add(
             &"d".parse().unwrap(),
             None,
-            img.manifest.clone(),
+            img.manifest().clone(),
             img.blobs(),
         )
         .unwrap();
     let a = common::get(
         &server,
-        &format!("/v2/d/blobs/{}", Digest::sha256(b"direct")),
+        &format!("/v2/d/blobs/{}", img.layers()[0].digest()),
     )
     .await;
     assert_eq!(a.status, 200);
-    assert_eq!(&a.body[..], b"direct");
+    assert_eq!(a.body, img.layers()[0].bytes);
 }

@@ -3,23 +3,28 @@
 
 mod common;
 
-use common::{fetch, image, index};
+use common::{fetch, image, index, write_image};
 use http::Method;
 use ocipull_server::{AddError, Content, Server};
+use ocipull_spec::fixtures::{Image, data};
 use ocipull_spec::layout::{LayoutError, LayoutWriter};
-use ocipull_spec::{Bytes, Digest, Repository, Tag};
+use ocipull_spec::{Digest, Platform, Repository, Tag};
+
+fn arm64() -> Platform {
+    "linux/arm64".parse().unwrap()
+}
 
 #[tokio::test]
 async fn content_added_while_serving_is_served() {
     let running = Server::builder().request_log(true).build().spawn().unwrap();
     let url = format!("{}/v2/late/manifests/v1", running.url());
     assert_eq!(fetch(&url, Method::GET, &[], false).await.status, 404);
-    let img = image("late", &[b"late"], None);
+    let img = image(1, [4]);
     running
         .add(
             &"late".parse().unwrap(),
             Some("v1".parse().unwrap()),
-            img.manifest.clone(),
+            img.manifest().clone(),
             img.blobs(),
         )
         .unwrap();
@@ -32,7 +37,7 @@ async fn content_added_while_serving_is_served() {
         )
         .await;
         assert_eq!(a.status, 200);
-        assert_eq!(a.body, img.manifest.bytes()[..]);
+        assert_eq!(a.body, img.manifest().bytes()[..]);
         assert_eq!(
             a.header("docker-distribution-api-version"),
             Some("registry/2.0")
@@ -104,14 +109,17 @@ fn the_request_log_is_off_by_default() {
 fn add_checks_references_and_changes_nothing_on_failure() {
     let server = Server::new();
     let repo: Repository = "x".parse().unwrap();
-    let img = image("x", &[b"one", b"two"], None);
+    let img = image(2, [3, 3]);
+    let config = img.config_blob().bytes.clone();
+    let first = img.layers()[0].bytes.clone();
+    let second = img.layers()[1].digest().clone();
     // A missing layer.
     let err = server
         .add(
             &repo,
             Some(Tag::latest()),
-            img.manifest.clone(),
-            [img.config.clone(), img.layers[0].clone()],
+            img.manifest().clone(),
+            [config.clone(), first.clone()],
         )
         .unwrap_err();
     match err {
@@ -120,24 +128,20 @@ fn add_checks_references_and_changes_nothing_on_failure() {
             referenced_by,
             ..
         } => {
-            assert_eq!(digest, Digest::sha256(b"two"));
-            assert_eq!(&referenced_by, img.manifest.digest());
+            assert_eq!(digest, second);
+            assert_eq!(&referenced_by, img.manifest().digest());
         }
         other => panic!("{other:?}"),
     }
     assert!(server.store().tags(&repo).is_none(), "nothing was stored");
     // A blob whose size differs from its descriptor.
-    let wrong = Content::blob(Digest::sha256(b"two"), Bytes::from_static(b"twoo"));
+    let wrong = Content::blob(second, data(9, 4));
     let err = server
         .add(
             &repo,
             None,
-            img.manifest.clone(),
-            [
-                img.config.clone().into(),
-                img.layers[0].clone().into(),
-                wrong,
-            ],
+            img.manifest().clone(),
+            [config.into(), first.into(), wrong],
         )
         .unwrap_err();
     assert!(
@@ -152,7 +156,7 @@ fn add_checks_references_and_changes_nothing_on_failure() {
         "{err:?}"
     );
     // An index needs its children.
-    let other = image("y", &[b"y"], None);
+    let other = Image::builder(3).layers_raw([1]).platform(arm64()).build();
     let idx = index(&[&img, &other]);
     let err = server
         .add(&repo, None, idx.clone(), img.blobs())
@@ -160,10 +164,10 @@ fn add_checks_references_and_changes_nothing_on_failure() {
     assert!(matches!(err, AddError::MissingContent { .. }), "{err:?}");
     // Children given as manifests or as bytes; content stored earlier counts.
     server
-        .add(&repo, None, img.manifest.clone(), img.blobs())
+        .add(&repo, None, img.manifest().clone(), img.blobs())
         .unwrap();
     let mut content: Vec<Content> = other.blobs().into_iter().map(Into::into).collect();
-    content.push(Content::bytes(other.manifest.bytes().clone()));
+    content.push(Content::bytes(other.manifest().bytes().clone()));
     server
         .add(&repo, Some(Tag::latest()), idx.clone(), content)
         .unwrap();
@@ -172,10 +176,10 @@ fn add_checks_references_and_changes_nothing_on_failure() {
         vec![(Tag::latest(), idx.digest().clone())]
     );
     // A child given as bytes that is not that manifest is refused.
-    let garbage = Content::blob(other.manifest.digest().clone(), Bytes::from_static(b"{}"));
+    let garbage = Content::blob(other.manifest().digest().clone(), data(9, 2));
     let fresh = Server::new();
     let mut content: Vec<Content> = img.blobs().into_iter().map(Into::into).collect();
-    content.push(Content::manifest(img.manifest.clone()));
+    content.push(Content::manifest(img.manifest().clone()));
     content.push(garbage);
     let err = fresh.add(&repo, None, idx, content).unwrap_err();
     assert!(matches!(err, AddError::ChildManifest { .. }), "{err:?}");
@@ -185,25 +189,16 @@ fn add_checks_references_and_changes_nothing_on_failure() {
 async fn layouts_are_served_from_disk() {
     let dir = tempfile::tempdir().unwrap();
     let w = LayoutWriter::create(dir.path()).unwrap();
-    let a = image("a", &[&vec![7u8; 600_000]], None);
-    let b = image("b", &[b"b"], None);
+    let a = image(4, [600_000]);
+    let b = Image::builder(5).layers_raw([1]).platform(arm64()).build();
     let idx = index(&[&a, &b]);
-    for img in [&a, &b] {
-        for blob in img.blobs() {
-            let d = ocipull_spec::Descriptor::new("x", Digest::sha256(&blob), blob.len() as u64);
-            w.write_blob_bytes(&d, &blob).unwrap();
-        }
-        w.write_blob_bytes(&img.manifest.descriptor(), img.manifest.bytes())
-            .unwrap();
-    }
+    write_image(&w, &a);
+    write_image(&w, &b);
     w.write_blob_bytes(&idx.descriptor(), idx.bytes()).unwrap();
     w.add_manifest(&idx.descriptor(), Some("multi")).unwrap();
-    w.add_manifest(
-        &a.manifest.descriptor(),
-        Some("docker.io/library/app:single"),
-    )
-    .unwrap();
-    w.add_manifest(&b.manifest.descriptor(), None).unwrap();
+    w.add_manifest(&a.descriptor(), Some("docker.io/library/app:single"))
+        .unwrap();
+    w.add_manifest(&b.descriptor(), None).unwrap();
 
     let server = Server::new();
     let repo: Repository = "disk/app".parse().unwrap();
@@ -230,7 +225,7 @@ async fn layouts_are_served_from_disk() {
         &format!(
             "{}/v2/disk/app/blobs/{}",
             running.url(),
-            Digest::sha256(&a.layers[0])
+            a.layers()[0].digest()
         ),
         Method::GET,
         &[],
@@ -238,12 +233,12 @@ async fn layouts_are_served_from_disk() {
     )
     .await;
     assert_eq!(layer.body.len(), 600_000);
-    assert_eq!(Digest::sha256(&layer.body), Digest::sha256(&a.layers[0]));
+    assert_eq!(Digest::sha256(&layer.body), *a.layers()[0].digest());
     let part = fetch(
         &format!(
             "{}/v2/disk/app/blobs/{}",
             running.url(),
-            Digest::sha256(&a.layers[0])
+            a.layers()[0].digest()
         ),
         Method::GET,
         &[("range", "bytes=599990-")],
@@ -251,12 +246,12 @@ async fn layouts_are_served_from_disk() {
     )
     .await;
     assert_eq!(part.status, 206);
-    assert_eq!(part.body, vec![7u8; 10]);
+    assert_eq!(part.body, a.layers()[0].bytes[599_990..]);
     let by_digest = fetch(
         &format!(
             "{}/v2/disk/app/manifests/{}",
             running.url(),
-            b.manifest.digest()
+            b.manifest().digest()
         ),
         Method::HEAD,
         &[],
@@ -284,11 +279,10 @@ fn broken_layouts_name_the_file() {
     // A blob missing from the layout.
     let dir = tempfile::tempdir().unwrap();
     let w = LayoutWriter::create(dir.path()).unwrap();
-    let img = image("m", &[b"missing layer"], None);
-    w.write_blob_bytes(&img.manifest.descriptor(), img.manifest.bytes())
+    let img = image(6, [13]);
+    w.write_blob_bytes(&img.descriptor(), img.manifest().bytes())
         .unwrap();
-    w.add_manifest(&img.manifest.descriptor(), Some("v1"))
-        .unwrap();
+    w.add_manifest(&img.descriptor(), Some("v1")).unwrap();
     let err = server.add_layout(&repo, dir.path()).unwrap_err();
     match &err {
         AddError::Layout {
@@ -302,14 +296,9 @@ fn broken_layouts_name_the_file() {
     // A reference name that is no tag.
     let dir = tempfile::tempdir().unwrap();
     let w = LayoutWriter::create(dir.path()).unwrap();
-    let img = image("n", &[b"n"], None);
-    for blob in img.blobs() {
-        let d = ocipull_spec::Descriptor::new("x", Digest::sha256(&blob), blob.len() as u64);
-        w.write_blob_bytes(&d, &blob).unwrap();
-    }
-    w.write_blob_bytes(&img.manifest.descriptor(), img.manifest.bytes())
-        .unwrap();
-    w.add_manifest(&img.manifest.descriptor(), Some("not a tag!"))
+    let img = image(7, [1]);
+    write_image(&w, &img);
+    w.add_manifest(&img.descriptor(), Some("not a tag!"))
         .unwrap();
     let err = server.add_layout(&repo, dir.path()).unwrap_err();
     match &err {

@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use ocipull_bench_tools::args::Args;
-use ocipull_bench_tools::rng::Rng;
 use ocipull_bench_tools::{CHUNK, Result, exit_on_error, report};
+use ocipull_spec::fixtures::data;
 
 /// Distinct chunks cycled through, so no two neighbouring writes are equal.
 const POOL_CHUNKS: usize = 8;
@@ -26,7 +26,7 @@ fn run() -> Result {
     let args = Args::from_env()?;
     let dir: PathBuf = args.required("dir")?;
     let bytes: u64 = args.required("bytes")?;
-    let pool = Rng::new(3).bytes(CHUNK * POOL_CHUNKS);
+    let pool = data(3, CHUNK * POOL_CHUNKS);
     let path = dir.join(format!("bench-disk-{}", std::process::id()));
     let started = Instant::now();
     let mut file = File::create(&path)?;

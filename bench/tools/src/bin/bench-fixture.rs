@@ -18,14 +18,15 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use ocipull_bench_tools::args::Args;
-use ocipull_bench_tools::layout::{self, Descriptor, LayoutWriter};
-use ocipull_bench_tools::rng::Rng;
+use ocipull_bench_tools::layout::{add_manifest, write_noise};
 use ocipull_bench_tools::{Result, exit_on_error, report};
-use serde_json::json;
+use ocipull_spec::fixtures::Image;
+use ocipull_spec::layout::LayoutWriter;
+use ocipull_spec::{Descriptor, ImageConfig, ImageManifest, ManifestFormat, Platform, media_type};
 
 /// Size of the shared layer of the `manifests` fixture: small, so the case
 /// measures per-request overhead.
-const SMALL_LAYER: u64 = 1024;
+const SMALL_LAYER: usize = 1024;
 
 fn main() {
     exit_on_error("bench-fixture", run);
@@ -40,82 +41,81 @@ fn run() -> Result {
         fs::remove_dir_all(&partial)?;
     }
     let writer = LayoutWriter::create(&partial)?;
-    let mut rng = Rng::new(seed);
     match args.positional() {
         [kind] if kind == "image" => {
             let manifest = image(
                 &writer,
-                &mut rng,
+                seed,
                 args.required("layers")?,
                 args.required("layer-size")?,
             )?;
             report("manifest", &manifest.digest);
-            writer.finish(&[(manifest, Some("latest".to_owned()))])?;
         }
         [kind] if kind == "manifests" => {
             let digests_file: PathBuf = args.required("digests")?;
-            let manifests = manifests(&writer, &mut rng, args.required("count")?)?;
+            let manifests = manifests(&writer, seed, args.required("count")?)?;
             write_digests(&digests_file, &manifests)?;
             report("manifests", manifests.len());
-            writer.finish(&manifests)?;
         }
         _ => return Err("usage: bench-fixture image|manifests --out DIR --seed S …".into()),
     }
+    drop(writer);
     fs::rename(&partial, &out)?;
     Ok(())
 }
 
-fn config(writer: &LayoutWriter, layers: &[Descriptor]) -> Result<Descriptor> {
-    // Uncompressed layers: each diff_id is the layer's own digest.
-    let config = json!({
-        "architecture": "amd64",
-        "os": "linux",
-        "rootfs": {
-            "type": "layers",
-            "diff_ids": layers.iter().map(|layer| layer.digest.as_str()).collect::<Vec<_>>(),
-        },
-    });
-    writer.write_bytes(layout::CONFIG, &serde_json::to_vec(&config)?)
-}
-
-fn image(writer: &LayoutWriter, rng: &mut Rng, layers: u32, size: u64) -> Result<Descriptor> {
+/// The image, tagged `latest`: `layers` uncompressed layers of `size` bytes of noise (so
+/// each diff_id is the layer's own digest), layer `i` made from seed `seed << 32 | i`.
+fn image(writer: &LayoutWriter, seed: u64, layers: u32, size: u64) -> Result<Descriptor> {
     let layers = (0..layers)
-        .map(|_| writer.write_random(layout::LAYER, rng, size))
+        .map(|i| {
+            write_noise(
+                writer,
+                media_type::OCI_LAYER_TAR,
+                seed << 32 | u64::from(i),
+                size,
+            )
+        })
         .collect::<Result<Vec<_>>>()?;
     for layer in &layers {
         report("layer", &layer.digest);
     }
-    let config = config(writer, &layers)?;
-    writer.write_bytes(
-        layout::MANIFEST,
-        &layout::image_manifest(&config, &layers, None),
-    )
+    let config = layers
+        .iter()
+        .fold(
+            ImageConfig::new(&Platform::new("linux", "amd64")),
+            |c, l| c.with_diff_id(l.digest.clone()),
+        )
+        .to_blob(ManifestFormat::Oci);
+    writer.write_blob_bytes(&config.descriptor, &config.bytes)?;
+    let manifest = ImageManifest::builder(config.descriptor)
+        .layers(layers)
+        .build()
+        .to_manifest()?;
+    add_manifest(writer, &manifest, Some("latest"))
 }
 
-fn manifests(
-    writer: &LayoutWriter,
-    rng: &mut Rng,
-    count: u32,
-) -> Result<Vec<(Descriptor, Option<String>)>> {
-    let layer = writer.write_random(layout::LAYER, rng, SMALL_LAYER)?;
-    let config = config(writer, std::slice::from_ref(&layer))?;
+/// `count` fixture images of one config and one small layer (the same seed), each made
+/// distinct by an annotation and tagged `m<n>`.
+fn manifests(writer: &LayoutWriter, seed: u64, count: u32) -> Result<Vec<Descriptor>> {
+    let image = |n: u32| {
+        Image::builder(seed)
+            .layers_raw([SMALL_LAYER])
+            .annotation("org.ocipull.bench.n", n.to_string())
+            .build()
+    };
+    for blob in image(0).blob_list() {
+        writer.write_blob_bytes(&blob.descriptor, &blob.bytes)?;
+    }
     (0..count)
-        .map(|n| {
-            let annotations = json!({ "org.ocipull.bench.n": n.to_string() });
-            let manifest =
-                layout::image_manifest(&config, std::slice::from_ref(&layer), Some(annotations));
-            Ok((
-                writer.write_bytes(layout::MANIFEST, &manifest)?,
-                Some(format!("m{n}")),
-            ))
-        })
+        .map(|n| add_manifest(writer, image(n).manifest(), Some(&format!("m{n}"))))
         .collect()
 }
 
-fn write_digests(path: &Path, manifests: &[(Descriptor, Option<String>)]) -> Result {
+fn write_digests(path: &Path, manifests: &[Descriptor]) -> Result {
     let lines: String = manifests
         .iter()
-        .map(|(descriptor, _)| format!("{}\n", descriptor.digest))
+        .map(|descriptor| format!("{}\n", descriptor.digest))
         .collect();
     fs::write(path, lines).map_err(|error| format!("writing {}: {error}", path.display()).into())
 }

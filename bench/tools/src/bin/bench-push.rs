@@ -9,13 +9,13 @@
 //! (or its digest when untagged); blobs already in the registry are skipped.
 
 use std::collections::HashSet;
-use std::fs;
 use std::path::PathBuf;
 
 use ocipull_bench_tools::args::Args;
 use ocipull_bench_tools::http1::{self, Body};
-use ocipull_bench_tools::layout::{self, Descriptor};
-use ocipull_bench_tools::{Result, exit_on_error, report};
+use ocipull_bench_tools::{Result, exit_on_error, layout, report};
+use ocipull_spec::Descriptor;
+use ocipull_spec::layout::LayoutReader;
 
 fn main() {
     exit_on_error("bench-push", run);
@@ -28,20 +28,20 @@ fn run() -> Result {
     let dir: PathBuf = args.required("layout")?;
     let mut pushed = HashSet::new();
     let mut manifests = 0;
-    for (manifest, tag) in layout::read_index(&dir)? {
-        let bytes = fs::read(layout::blob_path(&dir, &manifest))?;
-        for blob in layout::manifest_blobs(&bytes)? {
+    let reader = LayoutReader::open(&dir)?;
+    for layout::Entry { manifest, tag } in layout::read(&reader)? {
+        for blob in manifest.descriptors() {
             if pushed.insert(blob.digest.clone()) {
-                push_blob(&registry, &repo, &dir, &blob)?;
+                push_blob(&registry, &repo, &reader, blob)?;
             }
         }
-        let reference = tag.unwrap_or_else(|| manifest.digest.clone());
+        let reference = tag.unwrap_or_else(|| manifest.digest().to_string());
         let response = http1::request(
             &registry,
             "PUT",
             &format!("/v2/{repo}/manifests/{reference}"),
-            &[("Content-Type", &manifest.media_type)],
-            Body::Bytes(&bytes),
+            &[("Content-Type", manifest.media_type())],
+            Body::Bytes(manifest.bytes()),
         )?;
         expect(&response, 201, "PUT manifest", &reference)?;
         manifests += 1;
@@ -51,7 +51,7 @@ fn run() -> Result {
     Ok(())
 }
 
-fn push_blob(registry: &str, repo: &str, dir: &std::path::Path, blob: &Descriptor) -> Result {
+fn push_blob(registry: &str, repo: &str, reader: &LayoutReader, blob: &Descriptor) -> Result {
     let target = format!("/v2/{repo}/blobs/{}", blob.digest);
     let head = http1::request(registry, "HEAD", &target, &[], Body::Empty)?;
     if head.status == 200 {
@@ -64,7 +64,7 @@ fn push_blob(registry: &str, repo: &str, dir: &std::path::Path, blob: &Descripto
         &[],
         Body::Bytes(b""),
     )?;
-    expect(&start, 202, "POST upload", &blob.digest)?;
+    expect(&start, 202, "POST upload", blob.digest.as_str())?;
     let location = start
         .header("location")
         .ok_or("upload started without a Location")?;
@@ -82,9 +82,9 @@ fn push_blob(registry: &str, repo: &str, dir: &std::path::Path, blob: &Descripto
         "PUT",
         &format!("{path}{separator}digest={}", blob.digest),
         &[("Content-Type", "application/octet-stream")],
-        Body::File(&layout::blob_path(dir, blob)),
+        Body::File(&reader.blob_path(&blob.digest)),
     )?;
-    expect(&put, 201, "PUT blob", &blob.digest)
+    expect(&put, 201, "PUT blob", blob.digest.as_str())
 }
 
 fn expect(response: &http1::Response, status: u16, what: &str, subject: &str) -> Result {

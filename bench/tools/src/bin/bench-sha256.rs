@@ -8,8 +8,8 @@
 use std::time::Instant;
 
 use ocipull_bench_tools::args::Args;
-use ocipull_bench_tools::rng::Rng;
-use ocipull_bench_tools::{CHUNK, Result, exit_on_error, layout, report};
+use ocipull_bench_tools::{CHUNK, Result, exit_on_error, report};
+use ocipull_spec::fixtures::data;
 use sha2::{Digest as _, Sha256};
 
 fn main() {
@@ -19,7 +19,7 @@ fn main() {
 fn run() -> Result {
     let args = Args::from_env()?;
     let bytes: u64 = args.required("bytes")?;
-    let buf = Rng::new(2).bytes(CHUNK);
+    let buf = data(2, CHUNK);
     let started = Instant::now();
     let mut hasher = Sha256::new();
     let mut left = bytes;
@@ -31,7 +31,7 @@ fn run() -> Result {
     let digest = hasher.finalize();
     let secs = started.elapsed().as_secs_f64();
     // Printing the digest keeps the work observable.
-    report("digest", layout::hex(&digest));
+    report("digest", format!("{digest:x}"));
     report("bytes", bytes);
     report("secs", format!("{secs:.6}"));
     report("mbps", format!("{:.1}", bytes as f64 / secs / 1e6));

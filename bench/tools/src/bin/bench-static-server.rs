@@ -9,7 +9,6 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 
-use bytes::Bytes;
 use futures_util::stream;
 use http::{Response, header};
 use http_body_util::StreamBody;
@@ -18,8 +17,8 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use ocipull_bench_tools::args::Args;
-use ocipull_bench_tools::rng::Rng;
 use ocipull_bench_tools::{CHUNK, Result, exit_on_error, report};
+use ocipull_spec::fixtures::data;
 
 fn main() {
     exit_on_error("bench-static-server", run);
@@ -31,7 +30,7 @@ async fn run() -> Result {
     let listen: SocketAddr = args.required("listen")?;
     let size: usize = args.required("size")?;
     let chunk: usize = args.get("chunk")?.unwrap_or(CHUNK);
-    let body = Bytes::from(Rng::new(1).bytes(size));
+    let body = data(1, size);
     let listener = tokio::net::TcpListener::bind(listen).await?;
     report("listening", listener.local_addr()?);
     loop {

@@ -6,81 +6,39 @@ use std::convert::Infallible;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode};
 use ocipull_server::{Body, Server};
-use ocipull_spec::{Descriptor, Digest, Manifest, Platform, media_type};
+use ocipull_spec::fixtures::Image;
+use ocipull_spec::layout::LayoutWriter;
+use ocipull_spec::{ImageIndex, Manifest};
 use tower::ServiceExt;
 
-/// An image: its manifest and its blobs (config first).
-pub struct Image {
-    pub manifest: Manifest,
-    pub config: Bytes,
-    pub layers: Vec<Bytes>,
+/// An OCI image with raw layers of exactly these sizes, made from `seed`.
+pub fn image(seed: u64, layers: impl IntoIterator<Item = usize>) -> Image {
+    Image::builder(seed).layers_raw(layers).build()
 }
 
-impl Image {
-    pub fn blobs(&self) -> Vec<Bytes> {
-        std::iter::once(self.config.clone())
-            .chain(self.layers.iter().cloned())
-            .collect()
-    }
-}
-
-fn desc(media_type: &str, data: &[u8]) -> Descriptor {
-    Descriptor::new(media_type, Digest::sha256(data), data.len() as u64)
-}
-
-/// An OCI image with the given layers; `subject` makes it a referrer of that manifest.
-pub fn image(seed: &str, layers: &[&[u8]], subject: Option<&Manifest>) -> Image {
-    image_with(seed, layers, subject, None)
-}
-
-/// Like [`image`], with an `artifactType`.
-pub fn image_with(
-    seed: &str,
-    layers: &[&[u8]],
-    subject: Option<&Manifest>,
-    artifact_type: Option<&str>,
-) -> Image {
-    let config = Bytes::from(format!("{{\"seed\":\"{seed}\"}}"));
-    let layers: Vec<Bytes> = layers.iter().map(|l| Bytes::copy_from_slice(l)).collect();
-    let mut json = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": media_type::OCI_IMAGE_MANIFEST,
-        "config": desc(media_type::OCI_IMAGE_CONFIG, &config),
-        "layers": layers.iter().map(|l| desc(media_type::OCI_LAYER_TAR, l)).collect::<Vec<_>>(),
-        "annotations": {"seed": seed},
-    });
-    if let Some(s) = subject {
-        json["subject"] = serde_json::to_value(s.descriptor()).unwrap();
-    }
-    if let Some(t) = artifact_type {
-        json["artifactType"] = t.into();
-    }
-    let manifest = Manifest::from_bytes(serde_json::to_vec(&json).unwrap(), None, None).unwrap();
-    Image {
-        manifest,
-        config,
-        layers,
-    }
-}
-
-/// An OCI index of `images`, one platform each (linux/amd64, linux/arm64, …).
+/// An OCI index of `images`, each listed with the platform its config declares.
 pub fn index(images: &[&Image]) -> Manifest {
-    let arches = ["amd64", "arm64", "riscv64", "s390x"];
-    let manifests: Vec<Descriptor> = images
+    images
         .iter()
-        .zip(arches)
-        .map(|(i, arch)| {
-            let mut d = i.manifest.descriptor();
-            d.platform = Some(format!("linux/{arch}").parse::<Platform>().unwrap());
-            d
+        .fold(ImageIndex::builder(), |index, image| {
+            index.manifest_for(image.descriptor(), image.platform())
         })
-        .collect();
-    let json = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": media_type::OCI_IMAGE_INDEX,
-        "manifests": manifests,
-    });
-    Manifest::from_bytes(serde_json::to_vec(&json).unwrap(), None, None).unwrap()
+        .build()
+        .to_manifest()
+        .unwrap()
+}
+
+/// Writes `image` (its blobs, then its manifest) into a layout, without an index entry.
+pub fn write_image(writer: &LayoutWriter, image: &Image) {
+    for blob in image.blob_list() {
+        writer
+            .write_blob_bytes(&blob.descriptor, &blob.bytes)
+            .unwrap();
+    }
+    let manifest = image.manifest();
+    writer
+        .write_blob_bytes(&manifest.descriptor(), manifest.bytes())
+        .unwrap();
 }
 
 /// A response, collected.
