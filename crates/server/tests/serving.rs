@@ -314,13 +314,13 @@ fn broken_layouts_name_the_file() {
 #[tokio::test]
 async fn the_catalog_lists_repositories_with_pagination() {
     let server = Server::new();
-    for name in ["c/app", "a", "b/x"] {
-        let img = image(name, &[name.as_bytes()], None);
+    for (seed, name) in [(1, "c/app"), (2, "a"), (3, "b/x")] {
+        let img = image(seed, [16]);
         server
             .add(
                 &name.parse().unwrap(),
                 None,
-                img.manifest.clone(),
+                img.manifest().clone(),
                 img.blobs(),
             )
             .unwrap();
