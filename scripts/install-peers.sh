@@ -5,6 +5,9 @@
 #   - oras-py (PyPI package oras, importable by the python3 on PATH)
 #   - container tools from Debian: containerd (ctr), podman, buildah, umoci
 #     and docker.io (dockerd and its docker CLI)
+#   - a real Docker credential helper: docker-credential-pass (Debian package
+#     golang-docker-credential-helpers) with pass and gnupg, which the
+#     credential tests drive with a throwaway key and store in a temp dir
 # and adds the unprivileged system user ocipull-ci, as which the tests run
 # the programs that read layouts ocipull wrote (to check file modes).
 #
@@ -44,6 +47,10 @@ command -v umoci >/dev/null 2>&1 || missing+=(umoci)
 # /usr/bin/docker, not any docker CLI on PATH: the tests use the CLI that
 # comes with the daemon they start.
 [ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] || missing+=(docker.io)
+# The credential helper tests (tests/tests/client_credentials.rs).
+command -v docker-credential-pass >/dev/null 2>&1 || missing+=(golang-docker-credential-helpers)
+command -v pass >/dev/null 2>&1 || missing+=(pass)
+command -v gpg >/dev/null 2>&1 || missing+=(gnupg)
 # useradd, for the ocipull-ci user below (podman depends on it too).
 command -v useradd >/dev/null 2>&1 || missing+=(passwd)
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -114,3 +121,4 @@ echo "  $(podman --version)"
 echo "  $(buildah --version)"
 echo "  $(umoci --version)"
 echo "  $(/usr/sbin/dockerd --version)"
+echo "  docker-credential-pass $(docker-credential-pass version 2>/dev/null || dpkg-query -W -f='${Version}' golang-docker-credential-helpers), $(pass version | grep -o 'v[0-9.]*' | head -n 1), $(gpg --version | head -n 1)"

@@ -5,7 +5,7 @@ use std::error::Error as StdError;
 use std::io::{IsTerminal as _, Read as _};
 use std::path::PathBuf;
 
-use ocipull_client::{Client, Credentials, DockerConfig, Scheme};
+use ocipull_client::{Client, CredentialChain, Credentials, HelperSettings, Scheme};
 use ocipull_spec::Reference;
 
 /// Flags for reaching a registry.
@@ -55,27 +55,21 @@ pub fn parse_reference(text: &str) -> Result<Reference, Failure> {
     text.parse::<Reference>().map_err(fail)
 }
 
-/// The credentials: from the flags, else from the Docker config file for the registry.
-fn credentials(args: &ConnectArgs, reference: &Reference) -> Result<Option<Credentials>, Failure> {
-    if let Some(username) = &args.username {
-        if std::io::stdin().is_terminal() {
-            eprintln!("Password for {username} (then Enter, then Ctrl-D):");
-        }
-        let mut password = String::new();
-        std::io::stdin()
-            .read_to_string(&mut password)
-            .map_err(|e| format!("reading the password from standard input: {e}"))?;
-        let password = password.trim_end_matches(['\r', '\n']);
-        return Ok(Some(Credentials::basic(username.clone(), password)));
+/// The credentials given on the command line: `--username` with the password read from
+/// standard input.
+fn flag_credentials(args: &ConnectArgs) -> Result<Option<Credentials>, Failure> {
+    let Some(username) = &args.username else {
+        return Ok(None);
+    };
+    if std::io::stdin().is_terminal() {
+        eprintln!("Password for {username} (then Enter, then Ctrl-D):");
     }
-    match DockerConfig::load_default() {
-        Ok(Some(config)) => Ok(config.credentials_for(reference.registry())),
-        Ok(None) => Ok(None),
-        Err(e) => {
-            eprintln!("warning: ignoring the Docker config file: {}", one_line(&e));
-            Ok(None)
-        }
-    }
+    let mut password = String::new();
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .map_err(|e| format!("reading the password from standard input: {e}"))?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    Ok(Some(Credentials::basic(username.clone(), password)))
 }
 
 /// A client for the reference's registry and repository, reporting retries on stderr when
@@ -85,7 +79,12 @@ pub fn client_for(
     reference: &Reference,
     report_retries: bool,
 ) -> Result<Client, Failure> {
-    let mut builder = Client::builder_for(reference).credentials(credentials(args, reference)?);
+    // The flags first; else podman's lookup order: $REGISTRY_AUTH_FILE (else
+    // $XDG_RUNTIME_DIR/containers/auth.json), ~/.config/containers/auth.json, then Docker's
+    // config with its credHelpers and credsStore. Asked only when the registry asks.
+    let mut builder = Client::builder_for(reference)
+        .credentials(flag_credentials(args)?)
+        .credential_source(CredentialChain::from_environment(HelperSettings::default()));
     if args.insecure_http {
         builder = builder.scheme(Scheme::Http);
     }

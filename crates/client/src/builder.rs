@@ -56,6 +56,7 @@ pub struct ClientBuilder {
     /// The TLS settings called, to refuse them next to a transport of the caller's.
     tls_settings: Vec<&'static str>,
     credentials: Option<Credentials>,
+    credential_source: Option<Arc<dyn crate::CredentialSource>>,
     backoff: Option<BackoffFactory>,
     notify: Option<RetryNotify>,
     user_agent: String,
@@ -70,6 +71,7 @@ impl std::fmt::Debug for ClientBuilder {
             .field("repository", &self.repository)
             .field("scheme", &self.scheme)
             .field("credentials", &self.credentials)
+            .field("credential_source", &self.credential_source.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -87,6 +89,7 @@ impl Client {
             tls: crate::TlsConfig::default(),
             tls_settings: Vec::new(),
             credentials: None,
+            credential_source: None,
             backoff: Some(crate::retry::factory(crate::retry::default_backoff())),
             notify: None,
             user_agent: DEFAULT_USER_AGENT.to_owned(),
@@ -162,6 +165,15 @@ impl ClientBuilder {
     /// `Option` of one (`None`: anonymous). Default is anonymous.
     pub fn credentials(mut self, credentials: impl Into<Option<Credentials>>) -> Self {
         self.credentials = credentials.into();
+        self
+    }
+
+    /// Where to look up credentials when [`ClientBuilder::credentials`] gives none: e.g. a
+    /// [`CredentialChain`](crate::CredentialChain) of the user's auth files and helpers. It
+    /// is asked once, for the client's host and repository, when the registry first asks
+    /// for authentication; a failed lookup is [`Error::Credential`]. Default is none.
+    pub fn credential_source(mut self, source: impl crate::CredentialSource + 'static) -> Self {
+        self.credential_source = Some(Arc::new(source));
         self
     }
 
@@ -293,7 +305,12 @@ impl ClientBuilder {
             transport,
             layers: self.layers,
             scheme: scheme.clone(),
-            credentials: self.credentials,
+            credentials: crate::auth::CredentialSetting {
+                explicit: self.credentials,
+                source: self.credential_source,
+                registry: self.host.clone(),
+                repository: Some(self.repository.clone()),
+            },
             pull_scope: format!("repository:{}:pull", self.repository),
             user_agent: user_agent.clone(),
             token_limit: self.limits.token,

@@ -5,7 +5,6 @@
 //! Every URL in an error is a [`RedactedUrl`]; credentials and tokens are never stored in an
 //! error, so neither `Display` nor `Debug` output can leak them.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,7 +15,7 @@ use ocipull_spec::{
 };
 
 use crate::RedactedUrl;
-use crate::auth::ChallengeError;
+use crate::auth::{ChallengeError, CredentialError};
 
 /// A boxed error from a transport or a body.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -257,14 +256,10 @@ pub enum Error {
     #[error("writing the image layout: {0}")]
     Layout(#[from] LayoutError),
 
-    /// A credentials file could not be read or parsed.
-    #[error("{path}: {reason}")]
-    Credentials {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong (never the file's content).
-        reason: String,
-    },
+    /// The credentials could not be looked up: a credentials file is broken, or a
+    /// credential helper is missing, failed, hung or printed garbage.
+    #[error(transparent)]
+    Credential(#[from] CredentialError),
 }
 
 /// What a digest check was about, in [`Error::DigestMismatch`].

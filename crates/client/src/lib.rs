@@ -78,7 +78,10 @@ mod stack;
 mod test_transport;
 mod transport;
 
-pub use auth::{Credentials, DockerConfig};
+pub use auth::{
+    ContainersAuthFile, CredentialChain, CredentialError, CredentialHelper, CredentialSource,
+    Credentials, DockerConfig, HelperSettings,
+};
 pub use builder::{
     ClientBuilder, DEFAULT_ERROR_BODY_LIMIT, DEFAULT_MANIFEST_LIMIT, DEFAULT_STALL_TIMEOUT,
     DEFAULT_TOKEN_RESPONSE_LIMIT, DEFAULT_USER_AGENT,

@@ -30,7 +30,7 @@ use crate::auth::{AuthConfig, AuthLayer};
 use crate::transport::{
     Adapt, BoxTransport, HttpService, RequestBody, ResponseBody, follow_redirects,
 };
-use crate::{Credentials, Error, RedactedUrl, Scheme};
+use crate::{Error, RedactedUrl, Scheme};
 
 /// A user layer, type-erased: wraps the transport (or the layers already around it).
 pub(crate) type UserLayer = Arc<dyn Fn(BoxTransport) -> BoxTransport + Send + Sync>;
@@ -224,7 +224,7 @@ pub(crate) struct StackConfig {
     /// In the order of the `layer` calls: the first is outermost.
     pub(crate) layers: Vec<UserLayer>,
     pub(crate) scheme: Arc<SchemeState>,
-    pub(crate) credentials: Option<Credentials>,
+    pub(crate) credentials: crate::auth::CredentialSetting,
     pub(crate) pull_scope: String,
     pub(crate) user_agent: HeaderValue,
     pub(crate) token_limit: u64,

@@ -9,6 +9,13 @@
 //! fails, like a connection reset mid-body. Once the script is used up, the transport fails
 //! every request as a refused connection would.
 //!
+//! Inputs whose text (after the first byte) starts with one of [`PARSERS`] and a newline feed
+//! the rest to a credential parser instead: a credential helper's `get` output, a Docker
+//! config file, or a containers auth file (each then asked for a few registries and
+//! repositories). Properties: no panic, and the password (which inputs may place in values)
+//! never appears in an error or in `Debug` output, unless the input uses it where it is not
+//! a secret (a key, a user name, a helper name).
+//!
 //! The clock is tokio's paused clock, so retries, `Retry-After` and stall timeouts cost no
 //! real time.
 //!
@@ -61,6 +68,9 @@ pub const OPERATIONS: &[&str] = &[
     "pull-platform",
     "pull-all",
 ];
+
+/// The prefixes that choose a credential parser instead of an operation.
+pub const PARSERS: &[&str] = &["helper-output", "docker-config", "auth-file"];
 
 /// The registry the client talks to.
 const HOST: &str = "registry.fuzz.test";
@@ -207,6 +217,14 @@ pub fn run(data: &[u8]) {
     let Some((&selector, rest)) = data.split_first() else {
         return;
     };
+    if let Some((parser, input)) = PARSERS.iter().find_map(|p| {
+        rest.strip_prefix(p.as_bytes())
+            .and_then(|r| r.strip_prefix(b"\n"))
+            .map(|r| (*p, r))
+    }) {
+        parse_credentials(parser, input);
+        return;
+    }
     let Ok(text) = std::str::from_utf8(rest) else {
         return;
     };
@@ -242,6 +260,71 @@ pub fn run(data: &[u8]) {
             secret_in_input || !text.contains(PASSWORD),
             "the password appears in an error: {text}"
         );
+    }
+}
+
+/// Whether `PASSWORD` is (part of) an object key anywhere in `input`, when it is JSON.
+fn password_in_a_key(input: &[u8]) -> bool {
+    fn walk(value: &serde_json::Value) -> bool {
+        match value {
+            // Keys, user names and helper names are not secrets: they may be shown.
+            serde_json::Value::Object(map) => map.iter().any(|(k, v)| {
+                let shown = matches!(
+                    k.as_str(),
+                    "username" | "Username" | "credsStore" | "credHelpers"
+                );
+                k.contains(PASSWORD) || (shown && v.to_string().contains(PASSWORD)) || walk(v)
+            }),
+            serde_json::Value::Array(items) => items.iter().any(walk),
+            _ => false,
+        }
+    }
+    // Not JSON: errors then say only where it breaks.
+    serde_json::from_slice::<serde_json::Value>(input).is_ok_and(|v| walk(&v))
+}
+
+fn parse_credentials(parser: &str, input: &[u8]) {
+    use ocipull_client::{ContainersAuthFile, CredentialHelper, DockerConfig};
+    let mut shown = Vec::new();
+    let registries = [HOST, "docker.io", "registry-1.docker.io", "quay.io"];
+    let repositories: Vec<ocipull_spec::Repository> = ["fuzz/app", "fuzz/app/sub", "a"]
+        .iter()
+        .map(|r| r.parse().expect("a valid repository"))
+        .collect();
+    match parser {
+        "helper-output" => {
+            let helper = CredentialHelper::new("fuzz");
+            match helper.parse_output(HOST, input) {
+                Ok(found) => shown.push(format!("{found:?}")),
+                Err(e) => shown.push(format!("{e} {e:?}")),
+            }
+        }
+        "docker-config" => match DockerConfig::parse("config.json", input) {
+            Ok(config) => {
+                shown.push(format!("{config:?}"));
+                for registry in registries {
+                    shown.push(format!("{:?}", config.credentials_for(registry)));
+                    shown.push(format!("{:?}", config.helper_for(registry)));
+                }
+            }
+            Err(e) => shown.push(format!("{e} {e:?}")),
+        },
+        _ => match ContainersAuthFile::parse("auth.json", input) {
+            Ok(file) => {
+                shown.push(format!("{file:?}"));
+                for registry in registries {
+                    for repository in &repositories {
+                        shown.push(format!("{:?}", file.credentials_for(registry, repository)));
+                    }
+                }
+            }
+            Err(e) => shown.push(format!("{e} {e:?}")),
+        },
+    }
+    if !password_in_a_key(input) {
+        for text in shown {
+            assert!(!text.contains(PASSWORD), "the password is shown: {text}");
+        }
     }
 }
 

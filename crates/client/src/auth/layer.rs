@@ -19,13 +19,24 @@ use tower_http::follow_redirect::RequestUri;
 
 use super::challenge::{Challenge, parse_challenges};
 use super::credentials::basic_header;
+use super::source::CredentialSource;
 use super::token::{self, BearerParams, TokenSettings};
 use crate::transport::{HttpService, RequestBody, ResponseBody, final_url};
 use crate::{Credentials, Error};
 
+/// Where the auth layer's credentials come from: the explicit ones, else the source,
+/// asked for the registry and repository at the first challenge.
+#[derive(Clone, Default)]
+pub(crate) struct CredentialSetting {
+    pub(crate) explicit: Option<Credentials>,
+    pub(crate) source: Option<Arc<dyn CredentialSource>>,
+    pub(crate) registry: String,
+    pub(crate) repository: Option<ocipull_spec::Repository>,
+}
+
 /// Settings of the auth layer.
 pub(crate) struct AuthConfig {
-    pub(crate) credentials: Option<Credentials>,
+    pub(crate) credentials: CredentialSetting,
     /// `repository:<name>:pull`, always asked for.
     pub(crate) pull_scope: String,
     /// The transport (with redirects) that token requests go through.
@@ -46,6 +57,8 @@ struct Cache {
 
 struct State {
     config: AuthConfig,
+    /// What the credential source answered, once it has.
+    looked_up: tokio::sync::OnceCell<Option<Credentials>>,
     cache: Mutex<Cache>,
     refreshing: tokio::sync::Mutex<()>,
 }
@@ -58,6 +71,7 @@ impl AuthLayer {
     pub(crate) fn new(config: AuthConfig) -> AuthLayer {
         AuthLayer(Arc::new(State {
             config,
+            looked_up: tokio::sync::OnceCell::new(),
             cache: Mutex::new(Cache::default()),
             refreshing: tokio::sync::Mutex::new(()),
         }))
@@ -214,12 +228,8 @@ impl State {
                 .map(Some);
         }
         if challenges.iter().any(|c| c.is("basic")) {
-            if let Some((user, password)) = self
-                .config
-                .credentials
-                .as_ref()
-                .and_then(Credentials::basic_parts)
-            {
+            let credentials = self.credentials().await?;
+            if let Some((user, password)) = credentials.and_then(Credentials::basic_parts) {
                 let header = basic_header(user, password);
                 let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
                 *cache = Cache {
@@ -267,9 +277,10 @@ impl State {
         &self,
         params: BearerParams,
     ) -> Result<(HeaderValue, Option<Instant>, Option<BearerParams>), Error> {
+        let credentials = self.credentials().await?;
         let settings = TokenSettings {
             http: &self.config.http,
-            credentials: self.config.credentials.as_ref(),
+            credentials,
             user_agent: &self.config.user_agent,
             limit: self.config.token_limit,
             error_body_limit: self.config.error_body_limit,
@@ -277,6 +288,23 @@ impl State {
         };
         let token = token::fetch(&params, &settings).await?;
         Ok((token.header, Some(token.renew_at), Some(params)))
+    }
+
+    /// The credentials: the explicit ones, else what the source answers (asked once; a
+    /// failed lookup is asked again next time).
+    async fn credentials(&self) -> Result<Option<&Credentials>, Error> {
+        let setting = &self.config.credentials;
+        if let Some(explicit) = &setting.explicit {
+            return Ok(Some(explicit));
+        }
+        let (Some(source), Some(repository)) = (&setting.source, &setting.repository) else {
+            return Ok(None);
+        };
+        let found = self
+            .looked_up
+            .get_or_try_init(|| source.credentials(&setting.registry, repository))
+            .await?;
+        Ok(found.as_ref())
     }
 
     /// Runs `fetch` unless another request already replaced the authorization that
@@ -359,6 +387,149 @@ mod tests {
             assert!(form.contains(part), "{part} in {form}");
         }
         assert_eq!(seen[2].header("authorization"), Some("Bearer fresh"));
+    }
+
+    #[tokio::test]
+    async fn a_refused_oauth2_post_falls_back_to_get_with_basic() {
+        for refused in [404, 405, 400, 401] {
+            let script = Script::new([
+                Reply::new(401).header("www-authenticate", CHALLENGE),
+                Reply::new(refused),
+                Reply::new(200).data(r#"{"token":"t"}"#),
+                ok(),
+            ]);
+            let client = script
+                .builder()
+                .credentials(Credentials::identity_token("refresh-secret"))
+                .no_retries()
+                .build()
+                .unwrap();
+            client
+                .read("v1".parse::<ocipull_spec::Tag>().unwrap())
+                .await
+                .unwrap();
+            let seen = script.seen();
+            assert_eq!(seen[1].method, http::Method::POST);
+            assert_eq!(seen[2].method, http::Method::GET, "{refused}");
+            // base64("<token>:refresh-secret")
+            assert_eq!(
+                seen[2].header("authorization"),
+                Some("Basic PHRva2VuPjpyZWZyZXNoLXNlY3JldA==")
+            );
+            assert_eq!(seen[3].header("authorization"), Some("Bearer t"));
+        }
+        // Other failures are the answer: no GET.
+        let script = Script::new([
+            Reply::new(401).header("www-authenticate", CHALLENGE),
+            Reply::new(403),
+        ]);
+        let client = script
+            .builder()
+            .credentials(Credentials::identity_token("refresh-secret"))
+            .no_retries()
+            .build()
+            .unwrap();
+        let err = client
+            .read("v1".parse::<ocipull_spec::Tag>().unwrap())
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(http::StatusCode::FORBIDDEN));
+        assert_eq!(script.seen().len(), 2);
+    }
+
+    /// Counts its lookups; answers Basic credentials for `a/b` on `registry.test` only.
+    struct Counting(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+    impl crate::CredentialSource for Counting {
+        fn credentials<'a>(
+            &'a self,
+            registry: &'a str,
+            repository: &'a ocipull_spec::Repository,
+        ) -> futures_util::future::BoxFuture<'a, Result<Option<Credentials>, crate::CredentialError>>
+        {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let found = (registry == "registry.test" && repository.to_string() == "a/b")
+                .then(|| Credentials::basic("u", "p"));
+            Box::pin(std::future::ready(Ok(found)))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_credential_source_is_asked_once_at_the_first_challenge() {
+        let script = Script::new([
+            ok(),
+            Reply::new(401).header("www-authenticate", CHALLENGE),
+            Reply::new(200).data(r#"{"token":"t"}"#),
+            ok(),
+            Reply::new(401).header("www-authenticate", CHALLENGE),
+            Reply::new(200).data(r#"{"token":"t2"}"#),
+            ok(),
+        ]);
+        let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let client = script
+            .builder()
+            .credential_source(Counting(asked.clone()))
+            .build()
+            .unwrap();
+        let tag: ocipull_spec::Tag = "v1".parse().unwrap();
+        client.read(&tag).await.unwrap();
+        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 0);
+        client.read(&tag).await.unwrap();
+        client.read(&tag).await.unwrap();
+        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let seen = script.seen();
+        assert_eq!(seen[2].header("authorization"), Some("Basic dTpw"));
+        assert_eq!(seen[5].header("authorization"), Some("Basic dTpw"));
+        // Explicit credentials win over the source, which is then never asked.
+        let script = Script::new([
+            Reply::new(401).header("www-authenticate", r#"Basic realm="r""#),
+            ok(),
+        ]);
+        let client = script
+            .builder()
+            .credentials(Credentials::basic("x", "y"))
+            .credential_source(Counting(asked.clone()))
+            .build()
+            .unwrap();
+        client.read(&tag).await.unwrap();
+        assert_eq!(script.seen()[1].header("authorization"), Some("Basic eDp5"));
+        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_lookup_is_a_typed_error() {
+        struct Fails;
+        impl crate::CredentialSource for Fails {
+            fn credentials<'a>(
+                &'a self,
+                registry: &'a str,
+                _: &'a ocipull_spec::Repository,
+            ) -> futures_util::future::BoxFuture<
+                'a,
+                Result<Option<Credentials>, crate::CredentialError>,
+            > {
+                Box::pin(std::future::ready(Err(
+                    crate::CredentialError::HelperFailed {
+                        helper: "docker-credential-x".into(),
+                        registry: registry.into(),
+                        status: "exit status: 1".into(),
+                    },
+                )))
+            }
+        }
+        let script = Script::new([Reply::new(401).header("www-authenticate", CHALLENGE)]);
+        let client = script.builder().credential_source(Fails).build().unwrap();
+        let err = client
+            .read("v1".parse::<ocipull_spec::Tag>().unwrap())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                crate::Error::Credential(crate::CredentialError::HelperFailed { .. })
+            ),
+            "{err:?}"
+        );
+        assert!(!err.is_transient());
     }
 
     #[tokio::test]

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use http::{Method, Request, header};
+use http::{Method, Request, StatusCode, header};
 use tokio::time::Instant;
 use tower::ServiceExt as _;
 use url::Url;
@@ -62,15 +62,28 @@ struct TokenResponse {
     expires_in: Option<u64>,
 }
 
-/// Builds the token request: OAuth2 `POST` with the refresh token for identity tokens, else
-/// `GET` with `service` and every `scope` in the query and Basic credentials when there are.
+/// Statuses of a token service that does not take the OAuth2 `POST`, answered by asking
+/// with `GET` instead: 404 and 405 (no such route or method), 400 and 401 (services that
+/// reject the form). Registries are known to answer each of these.
+const POST_REFUSED: &[StatusCode] = &[
+    StatusCode::BAD_REQUEST,
+    StatusCode::UNAUTHORIZED,
+    StatusCode::NOT_FOUND,
+    StatusCode::METHOD_NOT_ALLOWED,
+];
+
+/// Builds the token request: OAuth2 `POST` with the refresh token for identity tokens
+/// (unless `get` is set), else `GET` with `service` and every `scope` in the query and
+/// Basic credentials when there are (an identity token as the password of `<token>`).
 fn build_request(
     params: &BearerParams,
     settings: &TokenSettings<'_>,
+    get: bool,
 ) -> Result<Request<RequestBody>, Error> {
     let mut url = params.realm.clone();
     let builder = Request::builder().header(header::USER_AGENT, settings.user_agent.clone());
-    let request = if let Some(refresh) = settings.credentials.and_then(Credentials::refresh_token) {
+    let refresh = settings.credentials.and_then(Credentials::refresh_token);
+    let request = if let Some(refresh) = refresh.filter(|_| !get) {
         let mut form = url::form_urlencoded::Serializer::new(String::new());
         form.append_pair("grant_type", "refresh_token")
             .append_pair("refresh_token", refresh)
@@ -99,6 +112,11 @@ fn build_request(
         let mut builder = builder.method(Method::GET).uri(url.as_str());
         if let Some((user, password)) = settings.credentials.and_then(Credentials::basic_parts) {
             builder = builder.header(header::AUTHORIZATION, basic_header(user, password));
+        } else if let Some(refresh) = refresh {
+            builder = builder.header(
+                header::AUTHORIZATION,
+                basic_header(super::helper::TOKEN_USERNAME, refresh),
+            );
         }
         builder.body(RequestBody::default())
     };
@@ -108,12 +126,31 @@ fn build_request(
     })
 }
 
-/// Asks the token service for a token.
+/// Asks the token service for a token; an identity token is offered with the OAuth2
+/// refresh-token grant first, then with `GET` when the service refuses the `POST`.
 pub(crate) async fn fetch(
     params: &BearerParams,
     settings: &TokenSettings<'_>,
 ) -> Result<Token, Error> {
-    let request = build_request(params, settings)?;
+    let oauth = settings
+        .credentials
+        .and_then(Credentials::refresh_token)
+        .is_some();
+    match fetch_once(params, settings, false).await {
+        Err(Error::Status(e)) if oauth && POST_REFUSED.contains(&e.status) => {
+            tracing::debug!(status = %e.status, "the token service refused the OAuth2 POST; asking with GET");
+            fetch_once(params, settings, true).await
+        }
+        other => other,
+    }
+}
+
+async fn fetch_once(
+    params: &BearerParams,
+    settings: &TokenSettings<'_>,
+    get: bool,
+) -> Result<Token, Error> {
+    let request = build_request(params, settings, get)?;
     let method = request.method().clone();
     let uri = request.uri().clone();
     let url = RedactedUrl::from(&uri);
