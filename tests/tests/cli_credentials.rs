@@ -68,7 +68,13 @@ fn the_cli_looks_credentials_up_in_podmans_order() {
     let server = Server::builder()
         .auth(TokenAuth::with_credentials(USER, SECRET).into())
         .build();
-    add(&server, "v1", &image(50, &[10]));
+    add(
+        &server,
+        "v1",
+        &ocipull_spec::fixtures::Image::builder(50)
+            .layers_raw([10])
+            .build(),
+    );
     let running = spawn(server);
     let host = running.host();
     let home = tempfile::tempdir().unwrap();

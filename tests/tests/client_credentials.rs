@@ -19,6 +19,7 @@ use ocipull_client::{
     HelperSettings, RequestBody, Scheme,
 };
 use ocipull_server::{Server, TokenAuth};
+use ocipull_spec::fixtures::Image;
 use ocipull_tests::in_ci;
 use tower::ServiceExt as _;
 
@@ -154,7 +155,7 @@ async fn a_docker_config_with_creds_store_pass_pulls_from_a_token_registry() {
     ) else {
         return;
     };
-    let img = image(40, &[300, 500]);
+    let img = Image::builder(40).layers_raw([300, 500]).build();
     let running = registry(TokenAuth::with_credentials(USER, SECRET), &img);
     let store = PassStore::new();
     run(
@@ -176,7 +177,7 @@ async fn a_docker_config_with_creds_store_pass_pulls_from_a_token_registry() {
         .unwrap();
     let tag: ocipull_spec::Tag = "v1".parse().unwrap();
     client.read(&tag).await.unwrap();
-    for d in img.descriptors() {
+    for d in img.manifest().descriptors() {
         collect(client.blob(&d).await.unwrap()).await.unwrap();
     }
     let records = running.server().request_log().unwrap().records();
@@ -235,7 +236,7 @@ type Expected = fn(&CredentialError) -> bool;
 
 #[tokio::test]
 async fn scripted_helper_failures_are_typed_errors_without_secrets() {
-    let img = image(41, &[10]);
+    let img = Image::builder(41).layers_raw([10]).build();
     let running = registry(TokenAuth::with_credentials(USER, SECRET), &img);
     let helpers = Helpers::new();
     helpers
@@ -301,7 +302,7 @@ async fn scripted_helper_failures_are_typed_errors_without_secrets() {
 #[tokio::test]
 async fn a_token_username_from_a_helper_falls_back_to_get_when_post_is_refused() {
     // The in-process token endpoint takes GET only: the refresh-token POST gets 405.
-    let img = image(42, &[10]);
+    let img = Image::builder(42).layers_raw([10]).build();
     let identity = "identity-token-secret-77";
     let running = registry(TokenAuth::with_credentials("<token>", identity), &img);
     let helpers = Helpers::new();
@@ -341,7 +342,7 @@ async fn an_identity_token_is_exchanged_with_the_oauth2_refresh_grant() {
     // (Docker token authentication, "OAuth2 Token Authentication"): for the right refresh
     // token it asks the registry's endpoint for a token with an account the client never
     // sees, and answers that.
-    let img = image(43, &[10]);
+    let img = Image::builder(43).layers_raw([10]).build();
     let refresh = "refresh-token-secret-31";
     let server = Server::builder()
         .auth(TokenAuth::with_credentials("exchanger", "exchanger-pw").into())
@@ -451,7 +452,7 @@ fn decode(text: &str) -> String {
 
 #[tokio::test]
 async fn the_containers_auth_file_comes_before_dockers_config() {
-    let img = image(44, &[10]);
+    let img = Image::builder(44).layers_raw([10]).build();
     let running = registry(TokenAuth::with_credentials(USER, SECRET), &img);
     let dir = tempfile::tempdir().unwrap();
     let auth = |user: &str, password: &str| {
