@@ -661,6 +661,42 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn forwarded_requests_are_absolute_with_credentials_and_407_is_typed() {
+        use tower::ServiceExt as _;
+        let (url, seen) =
+            fake_proxy(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+                .await;
+        let transport = crate::DefaultTransport::with_proxy(
+            &crate::TlsConfig::default(),
+            &ProxyConfig::url(url),
+        )
+        .unwrap();
+        let request = http::Request::get("http://registry.test:5000/v2/")
+            .body(crate::RequestBody::default())
+            .unwrap();
+        let err = transport.oneshot(request).await.unwrap_err();
+        let err = *err.downcast::<ProxyError>().unwrap();
+        let seen = String::from_utf8(seen.await.unwrap()).unwrap();
+        assert!(
+            seen.starts_with("GET http://registry.test:5000/v2/ HTTP/1.1\r\n"),
+            "{seen}"
+        );
+        assert!(
+            seen.to_ascii_lowercase()
+                .contains("proxy-authorization: basic dtpwdw==\r\n"),
+            "{seen}"
+        );
+        assert!(
+            matches!(
+                &err,
+                ProxyError::AuthenticationRequired { credentials_sent: true, target, .. }
+                    if target == "http://registry.test:5000"
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
     async fn refused_and_broken_tunnels() {
         let (err, _) = tunnel_error(b"HTTP/1.1 403 Forbidden\r\n\r\n").await;
         assert!(matches!(err, ProxyError::TunnelRefused { .. }), "{err:?}");

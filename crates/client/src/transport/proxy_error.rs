@@ -60,8 +60,13 @@ pub enum ProxyError {
         credentials_sent: bool,
     },
     /// The proxy answered the `CONNECT` (RFC 9110 §9.3.6) with a status other than 2xx
-    /// or 407, e.g. 403 for a port it does not tunnel to. Permanent.
-    #[error("the proxy {proxy} refused to open a tunnel to {target}")]
+    /// or 407, e.g. 403 for a port it does not tunnel to, or 401 for refused credentials
+    /// (tinyproxy before 1.12). hyper-util does not report which status. Permanent.
+    #[error(
+        "the proxy {proxy} refused to open a tunnel to {target}: it answered the CONNECT with \
+         neither 200 nor 407 (401 for refused credentials or 403 for a port it does not \
+         tunnel to are common)"
+    )]
     TunnelRefused {
         /// The proxy URL, redacted.
         proxy: RedactedUrl,
