@@ -5,6 +5,7 @@
 #   - oras-py (PyPI package oras, importable by the python3 on PATH)
 #   - container tools from Debian: containerd (ctr), podman, buildah, umoci
 #     and docker.io (dockerd and its docker CLI)
+#   - tinyproxy (Debian package tinyproxy), the forward proxy of tests/tests/proxy.rs
 # and adds the unprivileged system user ocipull-ci, as which the tests run
 # the programs that read layouts ocipull wrote (to check file modes).
 #
@@ -41,6 +42,7 @@ command -v containerd >/dev/null 2>&1 && command -v ctr >/dev/null 2>&1 || missi
 command -v podman >/dev/null 2>&1 || missing+=(podman)
 command -v buildah >/dev/null 2>&1 || missing+=(buildah)
 command -v umoci >/dev/null 2>&1 || missing+=(umoci)
+command -v tinyproxy >/dev/null 2>&1 || missing+=(tinyproxy)
 # /usr/bin/docker, not any docker CLI on PATH: the tests use the CLI that
 # comes with the daemon they start.
 [ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] || missing+=(docker.io)
@@ -65,7 +67,8 @@ fi
 
 # Any packaged daemon that started anyway is stopped and kept from starting
 # again; the tests never talk to /run/containerd or /var/run/docker.sock.
-for service in docker.socket docker containerd; do
+# tinyproxy likewise: the proxy tests start their own on a free loopback port.
+for service in docker.socket docker containerd tinyproxy; do
     if [ -d /run/systemd/system ]; then
         if systemctl is-enabled --quiet "$service" 2>/dev/null || systemctl is-active --quiet "$service" 2>/dev/null; then
             echo "+ systemctl disable --now $service"
@@ -114,3 +117,4 @@ echo "  $(podman --version)"
 echo "  $(buildah --version)"
 echo "  $(umoci --version)"
 echo "  $(/usr/sbin/dockerd --version)"
+echo "  $(tinyproxy -v)"
