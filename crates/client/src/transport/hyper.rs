@@ -20,7 +20,7 @@ use tower::Service;
 use super::ProxyError;
 use super::RequestBody;
 use super::proxy::{Proxies, ProxyConfig, ProxyConnector};
-use crate::{BoxError, ConfigError, Error};
+use crate::{BoxError, Error};
 
 /// How long establishing a TCP connection may take: a registry that has not answered a
 /// SYN in this long is unreachable, and the retry loop can try again.
@@ -128,8 +128,8 @@ impl DefaultTransport {
     /// The default transport trusting what `tls` says, with the environment's proxies
     /// ([`ProxyConfig::from_env`]).
     ///
-    /// Fails with [`ConfigError::CaCertificate`] for a CA bundle that is not PEM
-    /// certificates, [`ConfigError::Tls`] when rustls refuses its configuration, or
+    /// Fails with [`ConfigError::CaCertificate`](crate::ConfigError::CaCertificate) for a CA bundle that is not PEM
+    /// certificates, [`ConfigError::Tls`](crate::ConfigError::Tls) when rustls refuses its configuration, or
     /// [`Error::Proxy`] for an unusable `*_PROXY` variable.
     pub fn new(tls: &TlsConfig) -> Result<DefaultTransport, Error> {
         DefaultTransport::with_proxy(tls, &ProxyConfig::from_env())
@@ -237,6 +237,7 @@ fn client_builder() -> hyper_util::client::legacy::Builder {
 
 #[cfg(feature = "rustls")]
 fn rustls_config(tls: &TlsConfig) -> Result<rustls::ClientConfig, Error> {
+    use crate::ConfigError;
     use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject as _;
     use std::sync::Arc;
