@@ -8,6 +8,7 @@
 #   - a real Docker credential helper: docker-credential-pass (Debian package
 #     golang-docker-credential-helpers) with pass and gnupg, which the
 #     credential tests drive with a throwaway key and store in a temp dir
+#   - tinyproxy (Debian package tinyproxy), the forward proxy of tests/tests/proxy.rs
 # and adds the unprivileged system user ocipull-ci, as which the tests run
 # the programs that read layouts ocipull wrote (to check file modes).
 #
@@ -44,6 +45,7 @@ command -v containerd >/dev/null 2>&1 && command -v ctr >/dev/null 2>&1 || missi
 command -v podman >/dev/null 2>&1 || missing+=(podman)
 command -v buildah >/dev/null 2>&1 || missing+=(buildah)
 command -v umoci >/dev/null 2>&1 || missing+=(umoci)
+command -v tinyproxy >/dev/null 2>&1 || missing+=(tinyproxy)
 # /usr/bin/docker, not any docker CLI on PATH: the tests use the CLI that
 # comes with the daemon they start.
 [ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] || missing+=(docker.io)
@@ -72,7 +74,8 @@ fi
 
 # Any packaged daemon that started anyway is stopped and kept from starting
 # again; the tests never talk to /run/containerd or /var/run/docker.sock.
-for service in docker.socket docker containerd; do
+# tinyproxy likewise: the proxy tests start their own on a free loopback port.
+for service in docker.socket docker containerd tinyproxy; do
     if [ -d /run/systemd/system ]; then
         if systemctl is-enabled --quiet "$service" 2>/dev/null || systemctl is-active --quiet "$service" 2>/dev/null; then
             echo "+ systemctl disable --now $service"
@@ -122,3 +125,4 @@ echo "  $(buildah --version)"
 echo "  $(umoci --version)"
 echo "  $(/usr/sbin/dockerd --version)"
 echo "  docker-credential-pass $(docker-credential-pass version 2>/dev/null || dpkg-query -W -f='${Version}' golang-docker-credential-helpers), $(pass version | grep -o 'v[0-9.]*' | head -n 1), $(gpg --version | head -n 1)"
+echo "  $(tinyproxy -v)"

@@ -91,6 +91,7 @@ mod form;
 mod http;
 mod peers;
 mod podman;
+mod proxy;
 mod skopeo;
 mod tls;
 mod token;
@@ -106,6 +107,7 @@ pub use fixture::{Blob, ImageFixture, ImageSpec, IndexFixture, MediaTypes, Platf
 pub use http::{RawResponse, raw_get};
 pub use peers::{Peer, in_ci, locate, require};
 pub use podman::{Buildah, Podman};
+pub use proxy::{Forward, PROXY_TEST_ADDR_ENV, Tinyproxy, TinyproxyBuilder, external_ip};
 pub use skopeo::{Skopeo, registry_args};
 pub use tls::{IssuedCert, TestCa};
 pub use token::{Access, TokenSigner};

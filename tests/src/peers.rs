@@ -38,11 +38,14 @@ pub enum Peer {
     Docker,
     /// `umoci` (Debian package umoci). Override with `OCIPULL_UMOCI`.
     Umoci,
+    /// `tinyproxy` (Debian package tinyproxy), the forward proxy of the proxy
+    /// tests. Override with `OCIPULL_TINYPROXY`.
+    Tinyproxy,
 }
 
 impl Peer {
     /// Every peer, for listing and for tests that need them all.
-    pub const ALL: [Peer; 10] = [
+    pub const ALL: [Peer; 11] = [
         Peer::Distribution,
         Peer::Skopeo,
         Peer::Oras,
@@ -53,6 +56,7 @@ impl Peer {
         Peer::Dockerd,
         Peer::Docker,
         Peer::Umoci,
+        Peer::Tinyproxy,
     ];
 
     /// Short name used in skip and failure messages.
@@ -68,6 +72,7 @@ impl Peer {
             Peer::Dockerd => "dockerd",
             Peer::Docker => "docker",
             Peer::Umoci => "umoci",
+            Peer::Tinyproxy => "tinyproxy",
         }
     }
 
@@ -84,6 +89,7 @@ impl Peer {
             Peer::Dockerd => "OCIPULL_DOCKERD",
             Peer::Docker => "OCIPULL_DOCKER",
             Peer::Umoci => "OCIPULL_UMOCI",
+            Peer::Tinyproxy => "OCIPULL_TINYPROXY",
         }
     }
 
@@ -100,6 +106,7 @@ impl Peer {
             Peer::Dockerd => "dockerd",
             Peer::Docker => "docker",
             Peer::Umoci => "umoci",
+            Peer::Tinyproxy => "tinyproxy",
         }
     }
 

@@ -5,7 +5,7 @@ use std::error::Error as StdError;
 use std::io::{IsTerminal as _, Read as _};
 use std::path::PathBuf;
 
-use ocipull_client::{Client, CredentialChain, Credentials, HelperSettings, Scheme};
+use ocipull_client::{Client, CredentialChain, Credentials, HelperSettings, ProxyConfig, Scheme};
 use ocipull_spec::Reference;
 
 /// Flags for reaching a registry.
@@ -25,6 +25,32 @@ pub struct ConnectArgs {
     /// Read the password (or token) from standard input.
     #[arg(long, requires = "username")]
     pub password_stdin: bool,
+    /// Reach the registry (and its token service and blob redirects) through the HTTP
+    /// proxy at this URL, `http://[user:password@]host:port`, instead of the one
+    /// HTTPS_PROXY / HTTP_PROXY / ALL_PROXY name. NO_PROXY still applies; loopback
+    /// registries are always reached directly.
+    #[arg(long, value_name = "URL", conflicts_with = "no_proxy")]
+    pub proxy: Option<ProxyUrl>,
+    /// Use no proxy, whatever HTTPS_PROXY, HTTP_PROXY and ALL_PROXY say.
+    #[arg(long)]
+    pub no_proxy: bool,
+}
+
+/// A `--proxy` URL; its `Debug` hides credentials, like the client's errors do.
+#[derive(Clone)]
+pub struct ProxyUrl(pub String);
+
+impl std::str::FromStr for ProxyUrl {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(ProxyUrl(s.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for ProxyUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&ocipull_client::RedactedUrl::new(&self.0), f)
+    }
 }
 
 /// The error type of the subcommands: a message already on one line.
@@ -92,6 +118,15 @@ pub fn client_for(
         let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
         builder = builder.ca_certificate_pem(pem);
     }
+    if let Some(url) = &args.proxy {
+        let mut proxy = ProxyConfig::url(url.0.clone());
+        if let Ok(list) = std::env::var("NO_PROXY").or_else(|_| std::env::var("no_proxy")) {
+            proxy = proxy.no_proxy(list);
+        }
+        builder = builder.proxy(proxy);
+    } else if args.no_proxy {
+        builder = builder.proxy(ProxyConfig::none());
+    }
     if report_retries {
         builder = builder.retry_notify(|error, delay| {
             eprintln!(
@@ -119,6 +154,14 @@ mod tests {
         fn source(&self) -> Option<&(dyn StdError + 'static)> {
             Some(&self.0)
         }
+    }
+
+    #[test]
+    fn proxy_credentials_are_not_in_debug_output() {
+        let url: ProxyUrl = "http://user:hunter2@proxy.test:3128".parse().unwrap();
+        let shown = format!("{url:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("proxy.test:3128"), "{shown}");
     }
 
     #[test]

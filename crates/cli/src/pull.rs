@@ -274,6 +274,8 @@ mod tests {
                 ca_cert: None,
                 username: None,
                 password_stdin: false,
+                proxy: None,
+                no_proxy: false,
             },
             reference,
             dir,

@@ -53,6 +53,8 @@ pub struct ClientBuilder {
     layers: Vec<UserLayer>,
     #[cfg(feature = "hyper")]
     tls: crate::TlsConfig,
+    #[cfg(feature = "hyper")]
+    proxy: crate::ProxyConfig,
     /// The TLS settings called, to refuse them next to a transport of the caller's.
     tls_settings: Vec<&'static str>,
     credentials: Option<Credentials>,
@@ -87,6 +89,8 @@ impl Client {
             layers: Vec::new(),
             #[cfg(feature = "hyper")]
             tls: crate::TlsConfig::default(),
+            #[cfg(feature = "hyper")]
+            proxy: crate::ProxyConfig::from_env(),
             tls_settings: Vec::new(),
             credentials: None,
             credential_source: None,
@@ -274,12 +278,31 @@ impl ClientBuilder {
         self
     }
 
+    /// The forward proxy of the default transport: [`ProxyConfig::from_env`]
+    /// (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`, like curl), a
+    /// [`ProxyConfig::url`], or [`ProxyConfig::none`]. Default is from the environment,
+    /// read at [`ClientBuilder::build`]. Loopback registries are always reached directly;
+    /// token services and redirect targets (a CDN) follow the same rules as the registry.
+    ///
+    /// For the default transport only (see [`ClientBuilder::transport`]).
+    ///
+    /// [`ProxyConfig::from_env`]: crate::ProxyConfig::from_env
+    /// [`ProxyConfig::url`]: crate::ProxyConfig::url
+    /// [`ProxyConfig::none`]: crate::ProxyConfig::none
+    #[cfg(feature = "hyper")]
+    pub fn proxy(mut self, proxy: crate::ProxyConfig) -> Self {
+        self.proxy = proxy;
+        self.tls_settings.push("proxy");
+        self
+    }
+
     /// Builds the client: validates the settings and assembles the stack the crate
     /// documentation draws.
     ///
     /// Fails with [`Error::Config`]: an invalid host or `User-Agent`, an unusable CA
-    /// bundle, TLS settings next to a transport of the caller's, or no way to speak the
-    /// scheme with the features built.
+    /// bundle, TLS or proxy settings next to a transport of the caller's, or no way to
+    /// speak the scheme with the features built; with [`Error::Proxy`] for an unusable
+    /// proxy URL (given, or in a `*_PROXY` variable).
     pub fn build(self) -> Result<Client, Error> {
         // The same host rule as references: `host[:port]` or a bracketed IPv6 address.
         Reference::new(self.host.clone(), self.repository.clone(), None, None).map_err(|_| {
@@ -344,9 +367,9 @@ impl ClientBuilder {
             .into());
         }
         let _ = scheme;
-        Ok(crate::transport::boxed(crate::DefaultTransport::new(
-            &self.tls,
-        )?))
+        Ok(crate::transport::boxed(
+            crate::DefaultTransport::with_proxy(&self.tls, &self.proxy)?,
+        ))
     }
 
     #[cfg(not(feature = "hyper"))]

@@ -49,6 +49,7 @@ pub fn classify(error: &Error) -> Class {
     match error {
         Error::Connection { source, .. } if is_tls_rejection(source.as_ref()) => Class::Permanent,
         Error::Connection { .. } | Error::Stalled { .. } => Class::Transient,
+        Error::Proxy(e) if e.is_transient() => Class::Transient,
         Error::Status(e) => classify_status(e.status),
         _ => Class::Permanent,
     }

@@ -80,6 +80,12 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// The forward proxy could not be used: a bad proxy URL, a proxy that cannot be
+    /// reached or broke off, refused credentials (407) or a refused tunnel. The proxy's
+    /// URL in it has no credentials.
+    #[error(transparent)]
+    Proxy(#[from] crate::ProxyError),
+
     /// Nothing arrived for the stall timeout (while waiting for a response or a body).
     #[error("{method} {url}: no data for {timeout:?}, the connection stalled")]
     Stalled {
@@ -323,7 +329,7 @@ pub enum ConfigError {
     /// caller's, which they cannot reach: configure TLS on that transport instead (e.g.
     /// build a [`DefaultTransport`](crate::DefaultTransport) with them and pass it).
     #[error(
-        "{} cannot apply to a transport given with `transport`: configure TLS on that transport",
+        "{} cannot apply to a transport given with `transport`: configure that transport instead",
         settings.join(", ")
     )]
     TlsSettingsIgnored {

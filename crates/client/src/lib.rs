@@ -93,9 +93,9 @@ pub use manifest_ref::ManifestRef;
 pub use ops::{BlobStream, NextPage, TagPage};
 pub use pull::{DEFAULT_JOBS, EventHandler, Platforms, PullEvent, PullOptions, PullReport};
 pub use redact::RedactedUrl;
-pub use transport::{BoxTransport, RequestBody, ResponseBody};
+pub use transport::{BoxTransport, ProxyError, RequestBody, ResponseBody};
 #[cfg(feature = "hyper")]
-pub use transport::{DefaultTransport, TlsConfig};
+pub use transport::{DefaultTransport, ProxyConfig, TlsConfig};
 
 /// Re-exported so callers can name backoffs without depending on `backon`.
 pub use backon;

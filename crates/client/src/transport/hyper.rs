@@ -2,18 +2,25 @@
 //!
 //! HTTP/1.1 and HTTP/2 are both offered over TLS by ALPN (Distribution negotiates h2);
 //! plain `http` URLs use HTTP/1.1. Connections are pooled and reused across operations.
+//! Forward proxies (`HTTPS_PROXY` and the like, or [`ProxyConfig`]) are handled by the
+//! connector under TLS and by [`DefaultTransport::call`](tower::Service::call) for
+//! plain-HTTP forwarding; see [`super::proxy`].
 
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http::{Request, Response};
+use futures_util::future::BoxFuture;
+use http::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tower::Service;
 
+use super::ProxyError;
 use super::RequestBody;
-use crate::{ConfigError, Error};
+use super::proxy::{Proxies, ProxyConfig, ProxyConnector};
+use crate::{BoxError, Error};
 
 /// How long establishing a TCP connection may take: a registry that has not answered a
 /// SYN in this long is unreachable, and the retry loop can try again.
@@ -88,13 +95,16 @@ impl TlsConfig {
 }
 
 #[cfg(feature = "rustls")]
-type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+type Connector = hyper_rustls::HttpsConnector<ProxyConnector>;
 #[cfg(not(feature = "rustls"))]
-type Connector = HttpConnector;
+type Connector = ProxyConnector;
 
 /// The transport a [`Client`](crate::Client) uses unless given another: hyper-util's
 /// pooled client, HTTPS through rustls (HTTP/1.1 and HTTP/2 by ALPN), plain HTTP/1.1 for
 /// `http` URLs; TCP connects time out after 30 s, idle connections close after 50 s.
+/// Forward proxies follow a [`ProxyConfig`], by default the environment's `HTTPS_PROXY`,
+/// `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`; loopback destinations are always reached
+/// directly.
 ///
 /// Build one to wrap it in middleware of your own and pass the result to
 /// [`ClientBuilder::transport`](crate::ClientBuilder::transport); to add middleware
@@ -103,20 +113,36 @@ type Connector = HttpConnector;
 #[derive(Clone)]
 pub struct DefaultTransport {
     client: HyperClient<Connector, RequestBody>,
+    proxies: Arc<Proxies>,
 }
 
 impl std::fmt::Debug for DefaultTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DefaultTransport").finish_non_exhaustive()
+        f.debug_struct("DefaultTransport")
+            .field("proxies", &self.proxies)
+            .finish_non_exhaustive()
     }
 }
 
 impl DefaultTransport {
-    /// The default transport trusting what `tls` says.
+    /// The default transport trusting what `tls` says, with the environment's proxies
+    /// ([`ProxyConfig::from_env`]).
     ///
-    /// Fails with [`ConfigError::CaCertificate`] for a CA bundle that is not PEM
-    /// certificates, or [`ConfigError::Tls`] when rustls refuses its configuration.
+    /// Fails with [`ConfigError::CaCertificate`](crate::ConfigError::CaCertificate) for a CA bundle that is not PEM
+    /// certificates, [`ConfigError::Tls`](crate::ConfigError::Tls) when rustls refuses its configuration, or
+    /// [`Error::Proxy`] for an unusable `*_PROXY` variable.
     pub fn new(tls: &TlsConfig) -> Result<DefaultTransport, Error> {
+        DefaultTransport::with_proxy(tls, &ProxyConfig::from_env())
+    }
+
+    /// The default transport trusting what `tls` says, using the proxies `proxy` says
+    /// (the environment is read now for [`ProxyConfig::from_env`]).
+    ///
+    /// Fails like [`DefaultTransport::new`], and with [`Error::Proxy`] for an unusable
+    /// proxy URL.
+    pub fn with_proxy(tls: &TlsConfig, proxy: &ProxyConfig) -> Result<DefaultTransport, Error> {
+        let proxies = Arc::new(proxy.resolve()?);
+        let connector = ProxyConnector::new(http_connector(), proxies.clone());
         #[cfg(feature = "rustls")]
         {
             let config = rustls_config(tls)?;
@@ -125,32 +151,67 @@ impl DefaultTransport {
                 .https_or_http()
                 .enable_http1()
                 .enable_http2()
-                .wrap_connector(http_connector());
+                .wrap_connector(connector);
             Ok(DefaultTransport {
                 client: client_builder().build(https),
+                proxies,
             })
         }
         #[cfg(not(feature = "rustls"))]
         {
             let _ = tls;
             Ok(DefaultTransport {
-                client: client_builder().build(http_connector()),
+                client: client_builder().build(connector),
+                proxies,
             })
         }
     }
 }
 
+/// Errors are hyper-util's, or a [`ProxyError`] when the proxy failed.
 impl Service<Request<RequestBody>> for DefaultTransport {
     type Response = Response<hyper::body::Incoming>;
-    type Error = hyper_util::client::legacy::Error;
-    type Future = hyper_util::client::legacy::ResponseFuture;
+    type Error = BoxError;
+    type Future = BoxFuture<'static, Result<Self::Response, BoxError>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Service::poll_ready(&mut self.client, cx)
+        Service::poll_ready(&mut self.client, cx).map_err(Into::into)
     }
 
-    fn call(&mut self, request: Request<RequestBody>) -> Self::Future {
-        Service::call(&mut self.client, request)
+    fn call(&mut self, mut request: Request<RequestBody>) -> Self::Future {
+        // A plain-HTTP request through a proxy goes to the proxy itself (the connector
+        // marks the connection, so hyper-util writes the absolute URI): it carries the
+        // proxy's credentials, and a 407 is the proxy's answer (RFC 9110 §15.5.8).
+        // Tunnelled HTTPS requests never do: their credentials went on the CONNECT.
+        let forwarded = match self.proxies.route(request.uri()) {
+            Ok(Some(route)) if request.uri().scheme() == Some(&http::uri::Scheme::HTTP) => {
+                if let Some(auth) = route.authorization() {
+                    request
+                        .headers_mut()
+                        .insert(http::header::PROXY_AUTHORIZATION, auth.clone());
+                }
+                Some((route, super::proxy::target(request.uri())))
+            }
+            // An unusable proxy fails in the connector, with the same error.
+            _ => None,
+        };
+        let response = Service::call(&mut self.client, request);
+        Box::pin(async move {
+            match response.await {
+                Ok(response) => match forwarded {
+                    Some((route, target))
+                        if response.status() == StatusCode::PROXY_AUTHENTICATION_REQUIRED =>
+                    {
+                        Err(route.auth_required(target).into())
+                    }
+                    _ => Ok(response),
+                },
+                Err(error) => Err(match crate::classify::find_in_chain::<ProxyError>(&error) {
+                    Some(proxy) => proxy.clone().into(),
+                    None => error.into(),
+                }),
+            }
+        })
     }
 }
 
@@ -176,6 +237,7 @@ fn client_builder() -> hyper_util::client::legacy::Builder {
 
 #[cfg(feature = "rustls")]
 fn rustls_config(tls: &TlsConfig) -> Result<rustls::ClientConfig, Error> {
+    use crate::ConfigError;
     use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject as _;
     use std::sync::Arc;

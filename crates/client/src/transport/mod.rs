@@ -2,10 +2,14 @@
 //!
 //! A transport is any `tower::Service<http::Request<RequestBody>>` answering with an
 //! `http::Response` whose body yields [`Bytes`] (Go's `http.RoundTripper`, in tower terms).
-//! Its errors become [`Error::Connection`], which the retry loop treats as transient.
+//! Its errors become [`Error::Connection`], which the retry loop treats as transient, or
+//! [`Error::Proxy`] when the default transport's proxy failed.
 
 #[cfg(feature = "hyper")]
 mod hyper;
+#[cfg(feature = "hyper")]
+mod proxy;
+mod proxy_error;
 mod redirect;
 
 use std::task::{Context, Poll};
@@ -21,6 +25,9 @@ use tower::{Service, ServiceExt as _};
 
 #[cfg(feature = "hyper")]
 pub use self::hyper::{DefaultTransport, TlsConfig};
+#[cfg(feature = "hyper")]
+pub use self::proxy::ProxyConfig;
+pub use self::proxy_error::ProxyError;
 pub(crate) use redirect::{final_url, follow_redirects};
 
 use crate::{BoxError, Error, RedactedUrl};
@@ -57,7 +64,15 @@ where
     )
 }
 
-/// Turns the transport's errors into [`Error::Connection`] naming the (redacted) request.
+/// The default transport's proxy error, unboxed into [`Error::Proxy`].
+fn proxy_error(source: BoxError) -> Result<Error, BoxError> {
+    source
+        .downcast::<ProxyError>()
+        .map(|proxy| Error::Proxy(*proxy))
+}
+
+/// Turns the transport's errors into [`Error::Connection`] naming the (redacted) request,
+/// or [`Error::Proxy`] for the default transport's proxy errors.
 #[derive(Clone)]
 pub(crate) struct Adapt<S>(pub(crate) S);
 
@@ -88,7 +103,13 @@ where
                 url: url.clone(),
                 source,
             };
-            transport.oneshot(request).await.map_err(fail)
+            transport
+                .oneshot(request)
+                .await
+                .map_err(|source| match proxy_error(source) {
+                    Ok(proxy) => proxy,
+                    Err(source) => fail(source),
+                })
         })
     }
 }
