@@ -178,7 +178,7 @@ async fn a_docker_config_with_creds_store_pass_pulls_from_a_token_registry() {
     let tag: ocipull_spec::Tag = "v1".parse().unwrap();
     client.read(&tag).await.unwrap();
     for d in img.manifest().descriptors() {
-        collect(client.blob(&d).await.unwrap()).await.unwrap();
+        collect(client.blob(d).await.unwrap()).await.unwrap();
     }
     let records = running.server().request_log().unwrap().records();
     assert!(
