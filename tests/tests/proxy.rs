@@ -365,7 +365,9 @@ fn cli_honours_proxy_variables_and_flags() {
 
     let ip = external_ip().unwrap().to_string();
     let url = proxy.url();
-    let cases: [(&[(&str, &str)], &[&str], bool, &str); 8] = [
+    /// Environment, CLI flags, whether the proxy must see the pull, and what the case is.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], bool, &'a str);
+    let cases: [Case; 8] = [
         (&[("HTTP_PROXY", &url)], &[], true, "HTTP_PROXY"),
         (&[("http_proxy", &url)], &[], true, "http_proxy"),
         (&[("ALL_PROXY", &url)], &[], true, "ALL_PROXY"),
