@@ -257,6 +257,11 @@ pub enum Error {
     #[error("writing the image layout: {0}")]
     Layout(#[from] LayoutError),
 
+    /// A mirror configuration cannot be used, or it blocks the reference
+    /// ([`crate::mirror`]).
+    #[error(transparent)]
+    Mirror(#[from] crate::mirror::MirrorError),
+
     /// A credentials file could not be read or parsed.
     #[error("{path}: {reason}")]
     Credentials {
