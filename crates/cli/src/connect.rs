@@ -56,7 +56,10 @@ pub fn parse_reference(text: &str) -> Result<Reference, Failure> {
 }
 
 /// The credentials: from the flags, else from the Docker config file for the registry.
-fn credentials(args: &ConnectArgs, reference: &Reference) -> Result<Option<Credentials>, Failure> {
+pub fn credentials(
+    args: &ConnectArgs,
+    reference: &Reference,
+) -> Result<Option<Credentials>, Failure> {
     if let Some(username) = &args.username {
         if std::io::stdin().is_terminal() {
             eprintln!("Password for {username} (then Enter, then Ctrl-D):");

@@ -596,6 +596,19 @@ impl MirrorConfig {
         self
     }
 
+    /// This configuration with `other`'s sets added; where both have a set for the same
+    /// prefix (or a default set), `other`'s wins.
+    pub fn merge(mut self, other: MirrorConfig) -> MirrorConfig {
+        for (prefix, set) in other.rules {
+            self.rules.retain(|(p, _)| *p != prefix);
+            self.rules.push((prefix, set));
+        }
+        if other.default.is_some() {
+            self.default = other.default;
+        }
+        self
+    }
+
     /// Whether the configuration has no rules at all.
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty() && self.default.is_none()

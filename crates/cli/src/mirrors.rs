@@ -1,0 +1,139 @@
+//! Mirror flags and the [`Registries`] handle `ocipull pull` pulls through.
+//!
+//! Mirrors come from containers-registries.conf(5) version 2, found where skopeo and
+//! podman look (`$CONTAINERS_REGISTRIES_CONF`, then
+//! `$XDG_CONFIG_HOME/containers/registries.conf` or
+//! `~/.config/containers/registries.conf`, then `/etc/containers/registries.conf`: the
+//! first that exists), or from `--registries-conf`; from a containerd hosts directory
+//! (`--hosts-dir`, whose sets win over registries.conf's for the same registry); and from
+//! `--mirror`, tried first. `--no-mirrors` turns them all off. The drop-in directories
+//! (`registries.conf.d`) are not read.
+
+use std::path::{Path, PathBuf};
+
+use ocipull_client::mirror::{Endpoint, MirrorConfig};
+use ocipull_client::{Registries, RegistrySettings, Scheme};
+use ocipull_spec::Reference;
+
+use crate::connect::{ConnectArgs, Failure, credentials, fail, one_line};
+
+/// Flags choosing mirrors.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct MirrorArgs {
+    /// Read mirrors from this containers-registries.conf(5) (version 2) file instead of
+    /// the standard places.
+    #[arg(long, value_name = "PATH", conflicts_with = "no_mirrors")]
+    pub registries_conf: Option<PathBuf>,
+    /// Read mirrors from this containerd hosts directory (`DIR/<registry>/hosts.toml`,
+    /// `DIR/_default/hosts.toml`).
+    #[arg(long, value_name = "DIR", conflicts_with = "no_mirrors")]
+    pub hosts_dir: Option<PathBuf>,
+    /// A mirror of the reference's registry, tried before those of the files
+    /// (`https://host`, `http://host:port` or `host[:port]`); repeat for more, tried in
+    /// order.
+    #[arg(long, value_name = "URL", conflicts_with = "no_mirrors")]
+    pub mirror: Vec<String>,
+    /// Use no mirrors, not even those of the standard registries.conf files.
+    #[arg(long)]
+    pub no_mirrors: bool,
+}
+
+/// The standard places of registries.conf, in the order they are tried.
+fn standard_registries_confs() -> Vec<PathBuf> {
+    let mut places = Vec::new();
+    if let Some(path) = std::env::var_os("CONTAINERS_REGISTRIES_CONF") {
+        places.push(PathBuf::from(path));
+    }
+    let config_home = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".config")));
+    if let Some(home) = config_home {
+        places.push(home.join("containers/registries.conf"));
+    }
+    places.push(PathBuf::from("/etc/containers/registries.conf"));
+    places
+}
+
+/// The mirror configuration the flags ask for, for `references`.
+pub fn mirror_config(args: &MirrorArgs, references: &[Reference]) -> Result<MirrorConfig, Failure> {
+    if args.no_mirrors {
+        return Ok(MirrorConfig::new());
+    }
+    let mut config = match &args.registries_conf {
+        Some(path) => MirrorConfig::from_registries_conf(path).map_err(fail)?,
+        None => match standard_registries_confs()
+            .into_iter()
+            .find(|p| p.is_file())
+        {
+            Some(path) => MirrorConfig::from_registries_conf(&path).map_err(fail)?,
+            None => MirrorConfig::new(),
+        },
+    };
+    if let Some(dir) = &args.hosts_dir {
+        config = config.merge(MirrorConfig::from_hosts_dir(dir).map_err(fail)?);
+    }
+    let mut registries: Vec<&str> = references.iter().map(Reference::registry).collect();
+    registries.dedup();
+    for url in args.mirror.iter().rev() {
+        let endpoint =
+            Endpoint::parse(url, false).map_err(|e| format!("--mirror: {}", one_line(&e)))?;
+        for registry in &registries {
+            config = config.prepend_mirror(registry, endpoint.clone());
+        }
+    }
+    Ok(config)
+}
+
+/// The handle for `references`: their registries get the connection flags (scheme, CA,
+/// credentials); mirrors get only the CA and their own settings.
+pub fn registries_for(
+    connect: &ConnectArgs,
+    mirrors: &MirrorArgs,
+    references: &[Reference],
+) -> Result<Registries, Failure> {
+    let config = mirror_config(mirrors, references)?;
+    let ca = match &connect.ca_cert {
+        Some(path) => Some(std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?),
+        None => None,
+    };
+    let mut builder = Registries::builder().mirrors(config);
+    // With --username the password is read from standard input once, for every registry.
+    let from_flags = match &connect.username {
+        Some(_) => Some(credentials(connect, &references[0])?),
+        None => None,
+    };
+    let mut done: Vec<String> = Vec::new();
+    for reference in references {
+        let host = reference.api_host().to_ascii_lowercase();
+        if done.contains(&host) {
+            continue;
+        }
+        done.push(host.clone());
+        let creds = match &from_flags {
+            Some(creds) => creds.clone(),
+            None => credentials(connect, reference)?,
+        };
+        let mut settings = RegistrySettings::new().credentials(creds);
+        if connect.insecure_http {
+            settings = settings.scheme(Scheme::Http);
+        }
+        if let Some(pem) = &ca {
+            settings = settings.ca_certificate_pem(pem.clone());
+        }
+        builder = builder.host(&host, settings);
+    }
+    if let Some(pem) = &ca {
+        for url in &mirrors.mirror {
+            if let Ok(endpoint) = Endpoint::parse(url, false) {
+                let host = endpoint.host().to_ascii_lowercase();
+                if !done.contains(&host) {
+                    builder = builder.host(
+                        &host,
+                        RegistrySettings::new().ca_certificate_pem(pem.clone()),
+                    );
+                }
+            }
+        }
+    }
+    Ok(builder.build())
+}
