@@ -1,14 +1,15 @@
 //! Mirror flags and the [`Registries`] handle `ocipull pull` pulls through.
 //!
 //! Mirrors come from containers-registries.conf(5) version 2, found where skopeo and
-//! podman look (`$CONTAINERS_REGISTRIES_CONF`, then
+//! podman look (`$CONTAINERS_REGISTRIES_CONF` when set, alone; else
 //! `$XDG_CONFIG_HOME/containers/registries.conf` or
 //! `~/.config/containers/registries.conf`, then `/etc/containers/registries.conf`: the
-//! first that exists), or from `--registries-conf`; from a containerd hosts directory
+//! first that exists; none existing means no mirrors), or from `--registries-conf`; from a containerd hosts directory
 //! (`--hosts-dir`, whose sets win over registries.conf's for the same registry); and from
 //! `--mirror`, tried first. `--no-mirrors` turns them all off. The drop-in directories
 //! (`registries.conf.d`) are not read.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use ocipull_client::mirror::{Endpoint, MirrorConfig};
@@ -40,15 +41,29 @@ pub struct MirrorArgs {
 
 /// The standard places of registries.conf, in the order they are tried.
 fn standard_registries_confs() -> Vec<PathBuf> {
-    let mut places = Vec::new();
-    if let Some(path) = std::env::var_os("CONTAINERS_REGISTRIES_CONF") {
-        places.push(PathBuf::from(path));
+    standard_places(
+        std::env::var_os("CONTAINERS_REGISTRIES_CONF"),
+        std::env::var_os("XDG_CONFIG_HOME"),
+        std::env::var_os("HOME"),
+    )
+}
+
+/// [`standard_registries_confs`] from the variables' values.
+fn standard_places(
+    variable: Option<OsString>,
+    config_home: Option<OsString>,
+    home: Option<OsString>,
+) -> Vec<PathBuf> {
+    // containers/image: the variable, when set, is the only place looked at.
+    if let Some(path) = variable {
+        return vec![PathBuf::from(path)];
     }
-    let config_home = std::env::var_os("XDG_CONFIG_HOME")
+    let mut places = Vec::new();
+    let config_home = config_home
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".config")));
-    if let Some(home) = config_home {
-        places.push(home.join("containers/registries.conf"));
+        .or_else(|| home.map(|h| Path::new(&h).join(".config")));
+    if let Some(dir) = config_home {
+        places.push(dir.join("containers/registries.conf"));
     }
     places.push(PathBuf::from("/etc/containers/registries.conf"));
     places
@@ -136,4 +151,81 @@ pub fn registries_for(
         }
     }
     Ok(builder.build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standard_places_like_containers_image() {
+        let os = |s: &str| Some(OsString::from(s));
+        assert_eq!(
+            standard_places(os("/custom.conf"), os("/xdg"), os("/home/u")),
+            [PathBuf::from("/custom.conf")]
+        );
+        assert_eq!(
+            standard_places(None, os("/xdg"), os("/home/u")),
+            [
+                PathBuf::from("/xdg/containers/registries.conf"),
+                PathBuf::from("/etc/containers/registries.conf")
+            ]
+        );
+        assert_eq!(
+            standard_places(None, None, os("/home/u")),
+            [
+                PathBuf::from("/home/u/.config/containers/registries.conf"),
+                PathBuf::from("/etc/containers/registries.conf")
+            ]
+        );
+    }
+
+    #[test]
+    fn mirror_flags_come_first_and_no_mirrors_means_none() {
+        let reference: Reference = "registry.example/team/app:v1".parse().unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let conf = tmp.path().join("registries.conf");
+        std::fs::write(
+            &conf,
+            "[[registry]]\nprefix = \"registry.example\"\n[[registry.mirror]]\nlocation = \"file.example\"\n",
+        )
+        .unwrap();
+        let args = MirrorArgs {
+            registries_conf: Some(conf.clone()),
+            mirror: vec![
+                "https://one.example".into(),
+                "http://two.example:5000".into(),
+            ],
+            ..MirrorArgs::default()
+        };
+        let config = mirror_config(&args, std::slice::from_ref(&reference)).unwrap();
+        let hosts: Vec<&str> = config
+            .set_for(&reference)
+            .unwrap()
+            .mirrors()
+            .iter()
+            .map(|e| e.host())
+            .collect();
+        assert_eq!(hosts, ["one.example", "two.example:5000", "file.example"]);
+        let none = MirrorArgs {
+            no_mirrors: true,
+            ..MirrorArgs::default()
+        };
+        assert!(
+            mirror_config(&none, std::slice::from_ref(&reference))
+                .unwrap()
+                .is_empty()
+        );
+        let bad = MirrorArgs {
+            mirror: vec!["ftp://x.example".into()],
+            no_mirrors: false,
+            registries_conf: Some(conf),
+            hosts_dir: None,
+        };
+        let err = mirror_config(&bad, &[reference]).unwrap_err().to_string();
+        assert!(
+            err.starts_with("--mirror: ") && err.contains("ftp://x.example"),
+            "{err}"
+        );
+    }
 }

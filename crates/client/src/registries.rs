@@ -298,6 +298,9 @@ impl Registries {
             explicit => explicit,
         };
         // An endpoint's own credentials, else those of its host: never another host's.
+        // Hook: a credential source (the coming `auth::CredentialSource`) is asked here for
+        // `host` when neither has any — per endpoint host, so a mirror never gets the
+        // registry's.
         let credentials = endpoint
             .endpoint_credentials()
             .cloned()
@@ -340,6 +343,9 @@ impl Registries {
     }
 
     /// The shared default transport trusting `cas` in addition to the roots.
+    ///
+    /// Hook: the coming transport proxy setting belongs in the key of this cache (one
+    /// transport per CA set and proxy), taken from the host's [`RegistrySettings`].
     #[cfg(feature = "hyper")]
     fn default_transport(&self, cas: Vec<Vec<u8>>) -> Result<BoxTransport, Error> {
         let mut transports = self

@@ -13,6 +13,32 @@
 //! version 2) and [`MirrorConfig::from_hosts_dir`] (containerd's `hosts.toml` directory).
 //! The [`Client`](crate::Client) never reads these files: it only sees endpoints.
 //!
+//! ## registries.conf
+//!
+//! Per `[[registry]]` table: `prefix` (defaults to `location`; `host`, `host/path` or
+//! `*.domain`), `location` (where the registry is reached; it replaces the prefix in the
+//! repository name), `insecure`, `blocked` ([`MirrorError::Blocked`] before any request),
+//! `mirror-by-digest-only` (mirrors get only `pull`), and `[[registry.mirror]]` tables with
+//! `location`, `insecure` and `pull-from-mirror` (`all`, `digest-only`, `tag-only`).
+//! This client never skips certificate checks, so `insecure = true` means plain HTTP.
+//! `unqualified-search-registries`, `short-name-mode`, `[aliases]` and
+//! `credential-helpers` concern short names and credentials, not mirrors: they are
+//! accepted and ignored (references here are always fully qualified). Unknown keys in a
+//! `[[registry]]` or `[[registry.mirror]]` table are errors; the version 1 format
+//! (`[registries.search]`) is refused.
+//!
+//! ## hosts.toml
+//!
+//! `<dir>/<host>/hosts.toml` (`_default` for every other registry): `server` is the
+//! upstream (default: the registry itself), with the top-level `capabilities`, `ca`,
+//! `skip_verify`, `header` and `override_path` applying to it; `[host."<url>"]` tables are
+//! the mirrors, tried in file order, each with `capabilities` (`"pull"`, `"resolve"`;
+//! default both), `ca` (a path or list of paths, relative ones from the host's
+//! directory), `skip_verify` (kept, not honoured: see [`Endpoint::skip_verify`]), `header`
+//! (names to a string or list of strings) and `override_path` (the URL's path replaces
+//! `/v2`). Requests to those mirrors carry `ns=<registry>`, as containerd sends them.
+//! `client` (TLS client certificates) is refused with a typed error.
+//!
 //! # Fallback
 //!
 //! An operation tries the endpoints in order and moves to the next one when an endpoint
