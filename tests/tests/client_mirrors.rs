@@ -320,3 +320,30 @@ async fn each_repository_gets_its_own_client_on_the_same_registry() {
     assert_eq!(b.repository().as_str(), "other/repo");
     assert_eq!(a.host(), b.host());
 }
+
+#[tokio::test]
+async fn head_read_and_blob_fall_back_like_pull_and_name_the_endpoint() {
+    let img = image(79, &[3000]);
+    let upstream = serving(&img, None);
+    let mirror = empty();
+    let registries = registries(&upstream, MirrorSet::new().mirror(mirror_of(&mirror)));
+    let client = registries.client(&reference(&upstream)).unwrap();
+    let tag: ocipull_spec::Tag = "v1".parse().unwrap();
+    let head = client.head(&tag).await.unwrap();
+    assert_eq!(head.digest, *img.manifest.digest());
+    let read = client.read(&tag).await.unwrap();
+    assert_eq!(read.digest(), img.manifest.digest());
+    let stream = client.blob(&img.layer(0)).await.unwrap();
+    assert_eq!(stream.endpoint(), origin(&upstream));
+    assert_eq!(collect(stream).await.unwrap().len(), 3000);
+    // Each was asked of the mirror first (404), then of the upstream.
+    let asked: Vec<u16> = requests(&mirror)
+        .iter()
+        .map(|r| r.status.as_u16())
+        .collect();
+    assert_eq!(asked, [404, 404, 404]);
+    // With the image on the mirror, the stream names the mirror.
+    add(mirror.server(), "v1", &img);
+    let stream = client.blob(&img.layer(0)).await.unwrap();
+    assert_eq!(stream.endpoint(), origin(&mirror));
+}

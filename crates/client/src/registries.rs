@@ -372,3 +372,31 @@ impl Registries {
         Err(crate::ConfigError::NoTransport.into())
     }
 }
+
+#[cfg(all(test, feature = "hyper"))]
+mod tests {
+    use super::*;
+    use crate::mirror::MirrorSet;
+
+    #[test]
+    fn one_default_transport_is_shared_by_every_client_with_the_same_trust() {
+        let mirrors = MirrorConfig::new().add(
+            "registry.example",
+            MirrorSet::new().mirror(Endpoint::new("mirror.example")),
+        );
+        let registries = Registries::builder().mirrors(mirrors).build();
+        for text in [
+            "registry.example/a/b:v1",
+            "registry.example/c:v1",
+            "ghcr.io/x/y:v1",
+        ] {
+            registries.client(&text.parse().unwrap()).unwrap();
+        }
+        let transports = registries.inner.transports.lock().unwrap().len();
+        assert_eq!(transports, 1);
+        // The same repository is one client (one token cache), by tag or by digest apart.
+        let again = registries.client(&"registry.example/a/b:v2".parse().unwrap());
+        assert!(again.is_ok());
+        assert_eq!(registries.inner.clients.lock().unwrap().len(), 3);
+    }
+}
