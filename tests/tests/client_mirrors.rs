@@ -347,3 +347,51 @@ async fn head_read_and_blob_fall_back_like_pull_and_name_the_endpoint() {
     let stream = client.blob(&img.layer(0)).await.unwrap();
     assert_eq!(stream.endpoint(), origin(&mirror));
 }
+
+#[tokio::test]
+async fn a_relocated_upstream_does_not_get_the_registrys_credentials() {
+    let img = image(80, &[1000]);
+    // The reference names `named`; the configuration relocates it to `elsewhere`
+    // (registries.conf `location`). `elsewhere` asks for exactly `named`'s credentials, so
+    // a pull succeeds only if they leak to it.
+    let named = empty();
+    let elsewhere = serving(&img, Some(Auth::basic("alice", "named-secret")));
+    let registries = registries_with(
+        &named,
+        MirrorSet::new().upstream(mirror_of(&elsewhere)),
+        RegistrySettings::new().credentials(Credentials::basic("alice", "named-secret")),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let err = registries
+        .pull(&reference(&named), dir.path(), &PullOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.status(),
+        Some(http::StatusCode::UNAUTHORIZED),
+        "{err:?}"
+    );
+    assert!(named.server().request_log().unwrap().is_empty());
+    let asked = requests(&elsewhere);
+    assert!(
+        !asked.is_empty() && asked.iter().all(|r| !r.authorization),
+        "{asked:?}"
+    );
+    // Credentials configured for the location's own host are used there.
+    let registries = Registries::builder()
+        .mirrors(MirrorConfig::new().add(
+            &named.host(),
+            MirrorSet::new().upstream(mirror_of(&elsewhere)),
+        ))
+        .host(
+            &elsewhere.host(),
+            RegistrySettings::new().credentials(Credentials::basic("alice", "named-secret")),
+        )
+        .configure(|_, builder| builder.backoff_builder(fast_retries(2)))
+        .build();
+    let report = registries
+        .pull(&reference(&named), dir.path(), &PullOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(sources(&report.blob_endpoints), vec![origin(&elsewhere); 2]);
+}

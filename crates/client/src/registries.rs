@@ -253,7 +253,14 @@ impl Registries {
             answers_for,
             ..EndpointState::default()
         };
-        let client = self.endpoint_client(&upstream, Some(reference.registry()), None, state)?;
+        // The registry's settings under its name (`docker.io`) apply to its API host only:
+        // a location elsewhere (registries.conf `location`) is another host.
+        let name = upstream
+            .endpoint
+            .host()
+            .eq_ignore_ascii_case(reference.api_host())
+            .then(|| reference.registry());
+        let client = self.endpoint_client(&upstream, name, None, state)?;
         self.lock_clients().insert(key, client.clone());
         Ok(client)
     }
