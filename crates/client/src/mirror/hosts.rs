@@ -13,8 +13,8 @@
 //!
 //! Requests to a mirror carry `ns=<registry>`, as containerd sends them. `client`
 //! (TLS client certificates) is refused with a typed error: this client does not present
-//! client certificates. `skip_verify = true` is kept but not honoured (see
-//! [`Endpoint::skip_verify`]).
+//! client certificates. `dial_timeout` is accepted and not used. `skip_verify = true` is
+//! kept but not honoured (see [`Endpoint::skip_verify`]).
 
 use std::path::Path;
 
@@ -54,6 +54,9 @@ struct HostTable {
     header: Option<Spanned<Headers>>,
     #[serde(default)]
     override_path: bool,
+    /// containerd's connect timeout: accepted, not used (the transport has its own).
+    #[allow(dead_code)]
+    dial_timeout: Option<toml::Value>,
 }
 
 /// `header` as a table, in file order.
@@ -106,6 +109,7 @@ struct HostsFile {
     header: Option<Spanned<Headers>>,
     #[serde(default)]
     override_path: bool,
+    dial_timeout: Option<toml::Value>,
 }
 
 impl HostsFile {
@@ -117,6 +121,7 @@ impl HostsFile {
             skip_verify: self.skip_verify,
             header: self.header.take(),
             override_path: self.override_path,
+            dial_timeout: self.dial_timeout.take(),
         }
     }
 }

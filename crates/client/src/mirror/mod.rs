@@ -37,7 +37,8 @@
 //! directory), `skip_verify` (kept, not honoured: see [`Endpoint::skip_verify`]), `header`
 //! (names to a string or list of strings) and `override_path` (the URL's path replaces
 //! `/v2`). Requests to those mirrors carry `ns=<registry>`, as containerd sends them.
-//! `client` (TLS client certificates) is refused with a typed error.
+//! `client` (TLS client certificates) is refused with a typed error; `dial_timeout` is
+//! accepted and not used.
 //!
 //! # Fallback
 //!

@@ -305,6 +305,7 @@ server = "https://registry-1.docker.io"
 [host."http://alpha.mirror:5000"]
   capabilities = ["pull", "resolve"]
   skip_verify = true
+  dial_timeout = "3s"
 
 [host."https://prefixed.mirror/v2/proxy/docker.io"]
   override_path = true
