@@ -118,3 +118,52 @@ pub(crate) fn skipped(mirror: &Client, error: &Error, observer: Option<&dyn Obse
         observer.endpoint_skipped(&mirror.endpoint_name(), error);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use http::{Method, StatusCode};
+
+    use super::falls_back;
+    use crate::{DigestSubject, Error, HttpError, RedactedUrl};
+
+    fn status(code: u16) -> Error {
+        HttpError {
+            method: Method::GET,
+            url: RedactedUrl::new("http://mirror.test/v2/a/manifests/v1"),
+            status: StatusCode::from_u16(code).unwrap(),
+            error_body: None,
+            body: Default::default(),
+            retry_after: None,
+        }
+        .into()
+    }
+
+    #[test]
+    fn connection_errors_404_5xx_and_wrong_content_move_on() {
+        for code in [404, 500, 502, 503, 504] {
+            assert!(falls_back(&status(code)), "{code}");
+        }
+        for code in [400, 401, 403, 405, 429] {
+            assert!(!falls_back(&status(code)), "{code}");
+        }
+        let url = RedactedUrl::new("http://mirror.test/v2/a/blobs/x");
+        assert!(falls_back(&Error::Connection {
+            method: Method::GET,
+            url: url.clone(),
+            source: "refused".into(),
+        }));
+        let d = ocipull_spec::Digest::sha256(b"a");
+        assert!(falls_back(&Error::DigestMismatch {
+            url: url.clone(),
+            subject: DigestSubject::Blob,
+            mismatch: ocipull_spec::DigestMismatch {
+                expected: d.clone(),
+                actual: ocipull_spec::Digest::sha256(b"b"),
+            },
+        }));
+        assert!(!falls_back(&Error::InvalidResponse {
+            url,
+            reason: "nonsense".into(),
+        }));
+    }
+}
