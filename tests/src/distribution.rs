@@ -1,6 +1,8 @@
 //! A real CNCF Distribution registry (`docker-registry serve CONFIG`) on a
 //! free loopback port, in one of three modes (combinable): plain HTTP, token
-//! auth backed by a [`TokenIssuer`], and HTTPS with a [`TestCa`].
+//! auth backed by a [`TokenIssuer`], and HTTPS with a [`TestCa`]; any of them
+//! can be a pull-through cache of another registry
+//! ([`DistributionBuilder::pull_through`], Distribution's `proxy.remoteurl`).
 //!
 //! Everything lives in a temporary directory; the process runs with an empty
 //! environment (Distribution reads `REGISTRY_*` variables as configuration
@@ -45,10 +47,30 @@ pub struct DistributionBuilder {
     storage: Storage,
     token: Option<TokenIssuerConfig>,
     tls: bool,
+    proxy: Option<serde_json::Value>,
     edits: Vec<ConfigEdit>,
 }
 
 impl DistributionBuilder {
+    /// Make it a pull-through cache of the registry at `remote_url`
+    /// (`http://127.0.0.1:5000`, or an `https://` URL it trusts): Distribution's
+    /// `proxy: remoteurl:`. It then serves only pulls, fetching from the remote what it
+    /// does not hold yet. Default is a plain registry.
+    pub fn pull_through(mut self, remote_url: impl Into<String>) -> Self {
+        self.proxy = Some(json!({"remoteurl": remote_url.into()}));
+        self
+    }
+
+    /// The account the pull-through cache uses at its remote (`proxy.username`,
+    /// `proxy.password`); needs [`DistributionBuilder::pull_through`] first.
+    pub fn pull_through_credentials(mut self, username: &str, password: &str) -> Self {
+        if let Some(proxy) = &mut self.proxy {
+            proxy["username"] = json!(username);
+            proxy["password"] = json!(password);
+        }
+        self
+    }
+
     /// Storage driver. Default is [`Storage::InMemory`].
     pub fn storage(mut self, storage: Storage) -> Self {
         self.storage = storage;
@@ -126,6 +148,9 @@ impl DistributionBuilder {
                 "rootcertbundle": bundle,
             }});
         }
+        if let Some(proxy) = self.proxy {
+            config["proxy"] = proxy;
+        }
         for edit in self.edits {
             edit(&mut config);
         }
@@ -191,6 +216,7 @@ impl Distribution {
             storage: Storage::default(),
             token: None,
             tls: false,
+            proxy: None,
             edits: Vec::new(),
         }
     }

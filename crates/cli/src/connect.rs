@@ -83,7 +83,7 @@ pub fn parse_reference(text: &str) -> Result<Reference, Failure> {
 
 /// The credentials given on the command line: `--username` with the password read from
 /// standard input.
-fn flag_credentials(args: &ConnectArgs) -> Result<Option<Credentials>, Failure> {
+pub fn flag_credentials(args: &ConnectArgs) -> Result<Option<Credentials>, Failure> {
     let Some(username) = &args.username else {
         return Ok(None);
     };
@@ -96,6 +96,22 @@ fn flag_credentials(args: &ConnectArgs) -> Result<Option<Credentials>, Failure> 
         .map_err(|e| format!("reading the password from standard input: {e}"))?;
     let password = password.trim_end_matches(['\r', '\n']);
     Ok(Some(Credentials::basic(username.clone(), password)))
+}
+
+/// The proxy the flags ask for: `--proxy URL` (`NO_PROXY` still applies), `--no-proxy`, or
+/// `None` for the default (the `*_PROXY` variables).
+pub fn proxy_setting(args: &ConnectArgs) -> Option<ProxyConfig> {
+    if let Some(url) = &args.proxy {
+        let mut proxy = ProxyConfig::url(url.0.clone());
+        if let Ok(list) = std::env::var("NO_PROXY").or_else(|_| std::env::var("no_proxy")) {
+            proxy = proxy.no_proxy(list);
+        }
+        Some(proxy)
+    } else if args.no_proxy {
+        Some(ProxyConfig::none())
+    } else {
+        None
+    }
 }
 
 /// A client for the reference's registry and repository, reporting retries on stderr when
@@ -118,14 +134,8 @@ pub fn client_for(
         let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
         builder = builder.ca_certificate_pem(pem);
     }
-    if let Some(url) = &args.proxy {
-        let mut proxy = ProxyConfig::url(url.0.clone());
-        if let Ok(list) = std::env::var("NO_PROXY").or_else(|_| std::env::var("no_proxy")) {
-            proxy = proxy.no_proxy(list);
-        }
+    if let Some(proxy) = proxy_setting(args) {
         builder = builder.proxy(proxy);
-    } else if args.no_proxy {
-        builder = builder.proxy(ProxyConfig::none());
     }
     if report_retries {
         builder = builder.retry_notify(|error, delay| {

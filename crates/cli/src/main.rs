@@ -3,6 +3,7 @@
 
 mod connect;
 mod inspect;
+mod mirrors;
 mod pull;
 mod serve;
 mod tags;

@@ -1,7 +1,15 @@
 //! `ocipull pull REFERENCE DIR`: pull an image (one platform, or all) into an OCI layout.
 //!
-//! Progress goes to stderr: bars on a terminal, one line per event otherwise. The last line
-//! on stdout is the digest of the manifest written to the layout's `index.json`.
+//! Several images at once: `ocipull pull REF1 DIR1 REF2 DIR2 …` (pairs), or
+//! `ocipull pull --into DIR REF1 REF2 …` (one layout, one `index.json` entry each). They are
+//! pulled one after the other through one connection pool, and the first failure stops.
+//!
+//! Mirrors (registries.conf, a containerd hosts directory, `--mirror`) are tried before
+//! each registry; see `mirrors.rs`.
+//!
+//! Progress goes to stderr: bars on a terminal, one line per event otherwise. Each pull
+//! ends with a line on stdout: the digest of the manifest written to the layout's
+//! `index.json` (`Digest: …`, one line per reference, in order).
 
 use std::collections::HashMap;
 use std::io::IsTerminal as _;
@@ -10,9 +18,10 @@ use std::sync::{Arc, Mutex};
 
 use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ocipull_client::{DEFAULT_JOBS, Platforms, PullEvent, PullOptions};
-use ocipull_spec::{Digest, Platform};
+use ocipull_spec::{Digest, Platform, Reference};
 
-use crate::connect::{ConnectArgs, client_for, fail, parse_reference};
+use crate::connect::{ConnectArgs, Failure, fail, parse_reference};
+use crate::mirrors::{MirrorArgs, registries_for};
 
 /// Arguments of `ocipull pull`.
 #[derive(Debug, clap::Args)]
@@ -32,18 +41,44 @@ pub struct Args {
     jobs: usize,
     #[command(flatten)]
     connect: ConnectArgs,
-    /// The image: `[registry/]repository[:tag][@digest]`.
-    #[arg(value_name = "REFERENCE")]
-    reference: String,
-    /// The OCI image layout directory (created when missing).
-    #[arg(value_name = "DIR")]
-    dir: PathBuf,
+    #[command(flatten)]
+    mirrors: Box<MirrorArgs>,
+    /// Pull every REFERENCE given into this one OCI image layout directory.
+    #[arg(long, value_name = "DIR")]
+    into: Option<PathBuf>,
+    /// `REFERENCE DIR` pairs — the image (`[registry/]repository[:tag][@digest]`) and the
+    /// OCI image layout directory (created when missing) — or, with --into, references
+    /// only.
+    #[arg(value_name = "REFERENCE DIR", required = true, num_args = 1..)]
+    items: Vec<String>,
+}
+
+/// What to pull where, from the arguments.
+fn targets(args: &Args) -> Result<Vec<(Reference, PathBuf)>, Failure> {
+    match &args.into {
+        Some(dir) => args
+            .items
+            .iter()
+            .map(|r| Ok((parse_reference(r)?, dir.clone())))
+            .collect(),
+        None if args.items.len() % 2 != 0 => Err(format!(
+            "give REFERENCE DIR pairs, or --into DIR with references only ({} argument(s) given)",
+            args.items.len()
+        )
+        .into()),
+        None => args
+            .items
+            .chunks(2)
+            .map(|pair| Ok((parse_reference(&pair[0])?, PathBuf::from(&pair[1]))))
+            .collect(),
+    }
 }
 
 /// Runs `ocipull pull`.
 pub async fn run(args: Args) -> crate::CmdResult {
-    let reference = parse_reference(&args.reference)?;
-    let client = client_for(&args.connect, &reference, false)?;
+    let targets = targets(&args)?;
+    let references: Vec<Reference> = targets.iter().map(|(r, _)| r.clone()).collect();
+    let registries = registries_for(&args.connect, &args.mirrors, &references)?;
     let platforms = match (&args.platform, args.all_platforms) {
         (_, true) => Platforms::All,
         (Some(p), false) => Platforms::One(p.clone()),
@@ -54,24 +89,42 @@ pub async fn run(args: Args) -> crate::CmdResult {
         Platforms::One(p) => p.to_string(),
         other => format!("{other:?}"),
     };
-    eprintln!("Pulling {reference} ({what}) into {}", args.dir.display());
-    let progress = Progress::new(std::io::stderr().is_terminal());
-    let reporter = progress.clone();
-    let options = PullOptions::new(platforms)
-        .jobs(args.jobs)
-        .events(move |e| reporter.event(e));
-    let result = client.pull(&reference, &args.dir, &options).await;
-    progress.finish();
-    let report = result.map_err(fail)?;
-    eprintln!(
-        "Downloaded {} blob(s) ({}), {} already present; {} manifest(s) written",
-        report.blobs_downloaded,
-        HumanBytes(report.bytes_downloaded),
-        report.blobs_skipped,
-        report.manifests
-    );
-    println!("Digest: {}", report.digest());
+    for (reference, dir) in &targets {
+        let client = registries.client(reference).map_err(fail)?;
+        eprintln!("Pulling {reference} ({what}) into {}", dir.display());
+        let progress = Progress::new(std::io::stderr().is_terminal());
+        let reporter = progress.clone();
+        let options = PullOptions::new(platforms.clone())
+            .jobs(args.jobs)
+            .events(move |e| reporter.event(e));
+        let result = client.pull(reference, dir, &options).await;
+        progress.finish();
+        let report = result.map_err(fail)?;
+        eprintln!(
+            "Downloaded {} blob(s) ({}), {} already present; {} manifest(s) written",
+            report.blobs_downloaded,
+            HumanBytes(report.bytes_downloaded),
+            report.blobs_skipped,
+            report.manifests
+        );
+        for (endpoint, count) in per_endpoint(&report.blob_endpoints) {
+            eprintln!("{count} blob(s) from {endpoint}");
+        }
+        println!("Digest: {}", report.digest());
+    }
     Ok(())
+}
+
+/// How many items each endpoint served, in the order endpoints first appear.
+fn per_endpoint(served: &[(Digest, String)]) -> Vec<(String, usize)> {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for (_, endpoint) in served {
+        match counts.iter_mut().find(|(e, _)| e == endpoint) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((endpoint.clone(), 1)),
+        }
+    }
+    counts
 }
 
 /// Shows pull events: bars on a terminal, plain lines otherwise.
@@ -215,6 +268,24 @@ impl Progress {
                     )),
                 }
             }
+            PullEvent::Served {
+                digest,
+                endpoint,
+                blob,
+            } => {
+                let what = if *blob { "blob" } else { "manifest" };
+                self.line(format!("{what} {} from {endpoint}", short(digest)));
+            }
+            PullEvent::EndpointSkipped {
+                digest,
+                endpoint,
+                reason,
+            } => {
+                let what = digest
+                    .as_ref()
+                    .map_or_else(|| "manifest".to_owned(), |d| format!("blob {}", short(d)));
+                self.line(format!("{what}: skipping {endpoint}: {reason}"));
+            }
             PullEvent::RateLimit { limit, remaining } => {
                 self.line(format!("rate limit: {remaining} of {limit} remaining"));
             }
@@ -277,8 +348,13 @@ mod tests {
                 proxy: None,
                 no_proxy: false,
             },
-            reference,
-            dir,
+            // The machine's registries.conf must not change what the test pulls.
+            mirrors: Box::new(MirrorArgs {
+                no_mirrors: true,
+                ..MirrorArgs::default()
+            }),
+            into: None,
+            items: vec![reference, dir.to_string_lossy().into_owned()],
         }
     }
 
@@ -364,5 +440,165 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(!err.contains('\n') && err.contains("linux/s390x"), "{err}");
+    }
+
+    fn serving(seed: u8, tag: &str) -> (ocipull_server::TestServer, Manifest) {
+        let (m, blobs) = image(seed);
+        let server = Server::builder().request_log(true).build();
+        let content: Vec<Content> = blobs.into_iter().map(Content::bytes).collect();
+        server
+            .add(
+                &"cli/test".parse().unwrap(),
+                Some(tag.parse().unwrap()),
+                m.clone(),
+                content,
+            )
+            .unwrap();
+        (server.spawn().unwrap(), m)
+    }
+
+    fn index_digests(dir: &std::path::Path) -> Vec<String> {
+        let index: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+        let mut out: Vec<String> = index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["digest"].as_str().unwrap().to_owned())
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[tokio::test]
+    async fn several_references_as_pairs_or_into_one_layout() {
+        let (one, m1) = serving(3, "a");
+        let (two, m2) = serving(4, "b");
+        let r1 = format!("{}/cli/test:a", one.host());
+        let r2 = format!("{}/cli/test:b", two.host());
+        let tmp = tempfile::tempdir().unwrap();
+        let (d1, d2) = (tmp.path().join("one"), tmp.path().join("two"));
+        let mut pairs = args(r1.clone(), d1.clone(), None, false);
+        pairs
+            .items
+            .extend([r2.clone(), d2.to_string_lossy().into_owned()]);
+        run(pairs).await.unwrap();
+        assert_eq!(index_digests(&d1), [m1.digest().to_string()]);
+        assert_eq!(index_digests(&d2), [m2.digest().to_string()]);
+
+        let shared = tmp.path().join("shared");
+        let mut into = args(r1.clone(), shared.clone(), None, false);
+        into.items = vec![r1.clone(), r2.clone()];
+        into.into = Some(shared.clone());
+        run(into).await.unwrap();
+        let mut want = vec![m1.digest().to_string(), m2.digest().to_string()];
+        want.sort();
+        assert_eq!(index_digests(&shared), want);
+
+        let mut odd = args(r1.clone(), d1, None, false);
+        odd.items.push(r2);
+        let err = run(odd).await.unwrap_err().to_string();
+        assert!(err.contains("pairs") && err.contains("3 argument"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn mirror_flag_and_registries_conf_send_requests_to_the_mirror() {
+        let (upstream, m) = serving(5, "v1");
+        let (mirror, _) = serving(5, "v1");
+        let reference = format!("{}/cli/test:v1", upstream.host());
+        let tmp = tempfile::tempdir().unwrap();
+
+        let mut flag = args(reference.clone(), tmp.path().join("flag"), None, false);
+        flag.mirrors = Box::new(MirrorArgs {
+            mirror: vec![format!("http://{}", mirror.host())],
+            ..MirrorArgs::default()
+        });
+        run(flag).await.unwrap();
+        assert_eq!(
+            index_digests(&tmp.path().join("flag")),
+            [m.digest().to_string()]
+        );
+        let upstream_log = upstream.server().request_log().unwrap();
+        assert!(upstream_log.matching("/cli/test/").is_empty());
+        assert_eq!(
+            mirror
+                .server()
+                .request_log()
+                .unwrap()
+                .matching("/cli/test/")
+                .len(),
+            3
+        );
+
+        let conf = tmp.path().join("registries.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "[[registry]]\nlocation = \"{}\"\n[[registry.mirror]]\nlocation = \"{}\"\ninsecure = true\n",
+                upstream.host(),
+                mirror.host()
+            ),
+        )
+        .unwrap();
+        let mut from_file = args(reference.clone(), tmp.path().join("conf"), None, false);
+        from_file.mirrors = Box::new(MirrorArgs {
+            registries_conf: Some(conf),
+            ..MirrorArgs::default()
+        });
+        run(from_file).await.unwrap();
+        assert!(upstream_log.matching("/cli/test/").is_empty());
+        assert_eq!(
+            mirror
+                .server()
+                .request_log()
+                .unwrap()
+                .matching("/cli/test/")
+                .len(),
+            6
+        );
+
+        let hosts = tmp.path().join("certs.d");
+        std::fs::create_dir_all(hosts.join(upstream.host())).unwrap();
+        std::fs::write(
+            hosts.join(upstream.host()).join("hosts.toml"),
+            format!(
+                "[host.\"http://{}\"]\ncapabilities = [\"pull\"]\n",
+                mirror.host()
+            ),
+        )
+        .unwrap();
+        let mut from_dir = args(reference, tmp.path().join("dir"), None, false);
+        from_dir.mirrors = Box::new(MirrorArgs {
+            hosts_dir: Some(hosts),
+            ..MirrorArgs::default()
+        });
+        run(from_dir).await.unwrap();
+        // Tags are resolved at the upstream; blobs come from the pull-only mirror.
+        assert_eq!(upstream_log.matching("/manifests/v1").len(), 1);
+        assert!(upstream_log.matching("/blobs/").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_bad_registries_conf_is_one_line_naming_file_line_and_value() {
+        let tmp = tempfile::tempdir().unwrap();
+        let conf = tmp.path().join("registries.conf");
+        std::fs::write(
+            &conf,
+            "[[registry]]\nprefix = \"a.example\"\n[[registry.mirror]]\nlocation = \"m.example\"\npull-from-mirror = \"never\"\n",
+        )
+        .unwrap();
+        let mut bad = args("a.example/x:v1".into(), tmp.path().join("out"), None, false);
+        bad.mirrors = Box::new(MirrorArgs {
+            registries_conf: Some(conf.clone()),
+            ..MirrorArgs::default()
+        });
+        let err = run(bad).await.unwrap_err().to_string();
+        assert!(!err.contains('\n'), "{err}");
+        assert!(err.contains(&format!("{}:5", conf.display())), "{err}");
+        assert!(
+            err.contains("pull-from-mirror") && err.contains("never"),
+            "{err}"
+        );
+        assert!(!tmp.path().join("out").exists());
     }
 }

@@ -64,6 +64,7 @@ pub struct ClientBuilder {
     user_agent: String,
     limits: Limits,
     stall: Duration,
+    endpoint: crate::mirror::route::EndpointState,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -103,6 +104,7 @@ impl Client {
                 token: DEFAULT_TOKEN_RESPONSE_LIMIT,
             },
             stall: DEFAULT_STALL_TIMEOUT,
+            endpoint: Default::default(),
         }
     }
 
@@ -296,6 +298,12 @@ impl ClientBuilder {
         self
     }
 
+    /// Mirrors and URL shape of the client, set by [`Registries`](crate::Registries).
+    pub(crate) fn endpoint_state(mut self, state: crate::mirror::route::EndpointState) -> Self {
+        self.endpoint = state;
+        self
+    }
+
     /// Builds the client: validates the settings and assembles the stack the crate
     /// documentation draws.
     ///
@@ -352,6 +360,7 @@ impl ClientBuilder {
                 notify: self.notify,
                 limits: self.limits,
                 stall: self.stall,
+                endpoint: self.endpoint,
             }),
             deadline: None,
         })

@@ -53,6 +53,8 @@ pub(crate) struct Inner {
     pub(crate) notify: Option<RetryNotify>,
     pub(crate) limits: Limits,
     pub(crate) stall: Duration,
+    /// Mirrors tried before this endpoint, and how its URLs are formed (src/mirror).
+    pub(crate) endpoint: crate::mirror::route::EndpointState,
 }
 
 /// A pull client for one repository of one registry.
@@ -118,9 +120,20 @@ impl Client {
         }
     }
 
-    /// `scheme://host/v2/<repository>/<path>`.
+    /// `scheme://host/v2/<repository>/<path>` (another API root than `/v2`, and a query,
+    /// for an endpoint configured so: see src/mirror).
     pub(crate) fn url(&self, path: &str) -> Result<Uri, Error> {
-        let text = format!("{}/v2/{}/{path}", self.origin(), self.inner.repository);
+        let endpoint = &self.inner.endpoint;
+        let mut text = format!(
+            "{}{}/{}/{path}",
+            self.origin(),
+            endpoint.api_root.as_deref().unwrap_or("/v2"),
+            self.inner.repository
+        );
+        if let Some(query) = &endpoint.query {
+            text.push(if path.contains('?') { '&' } else { '?' });
+            text.push_str(query);
+        }
         text.parse()
             .map_err(|e: http::uri::InvalidUri| Error::InvalidRequest {
                 input: text.clone(),

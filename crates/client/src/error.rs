@@ -266,6 +266,11 @@ pub enum Error {
     /// credential helper is missing, failed, hung or printed garbage.
     #[error(transparent)]
     Credential(#[from] CredentialError),
+
+    /// A mirror configuration cannot be used, or it blocks the reference
+    /// ([`crate::mirror`]).
+    #[error(transparent)]
+    Mirror(#[from] crate::mirror::MirrorError),
 }
 
 /// What a digest check was about, in [`Error::DigestMismatch`].

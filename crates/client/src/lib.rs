@@ -69,9 +69,11 @@ mod classify;
 mod client;
 mod error;
 mod manifest_ref;
+pub mod mirror;
 mod ops;
 mod pull;
 mod redact;
+mod registries;
 pub mod retry;
 mod stack;
 #[cfg(test)]
@@ -93,6 +95,7 @@ pub use manifest_ref::ManifestRef;
 pub use ops::{BlobStream, NextPage, TagPage};
 pub use pull::{DEFAULT_JOBS, EventHandler, Platforms, PullEvent, PullOptions, PullReport};
 pub use redact::RedactedUrl;
+pub use registries::{Registries, RegistriesBuilder, RegistrySettings};
 pub use transport::{BoxTransport, ProxyError, RequestBody, ResponseBody};
 #[cfg(feature = "hyper")]
 pub use transport::{DefaultTransport, ProxyConfig, TlsConfig};

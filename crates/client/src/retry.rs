@@ -77,6 +77,8 @@ pub(crate) trait Observer: Send + Sync {
     fn retry(&self, attempt: u32, delay: Duration, error: &Error);
     /// A request continues a blob from `offset` with `Range`.
     fn resumed(&self, _offset: u64) {}
+    /// A mirror failed (after its retries) and the next endpoint is tried.
+    fn endpoint_skipped(&self, _endpoint: &str, _error: &Error) {}
     /// A response arrived (for rate-limit headers).
     fn response(&self, _headers: &HeaderMap) {}
 }

@@ -16,6 +16,12 @@
 //! never appears in an error or in `Debug` output, unless the input uses it where it is not
 //! a secret (a key, a user name, a helper name).
 //!
+//! Inputs starting with [`REGISTRIES_CONF`] or [`HOSTS_TOML`] are mirror configuration
+//! files instead: the rest is parsed as containers-registries.conf(5) or as a containerd
+//! `hosts.toml`, and a few references are resolved against the result. Properties: no
+//! panic; a failure is a typed error with a message; a resolved mirror names a valid
+//! repository.
+//!
 //! The clock is tokio's paused clock, so retries, `Retry-After` and stall timeouts cost no
 //! real time.
 //!
@@ -212,8 +218,70 @@ fn serve(
     Ok(builder.body(body).expect("a scripted response builds"))
 }
 
+/// Marks an input that is a registries.conf file.
+pub const REGISTRIES_CONF: &[u8] = b"#registries.conf\n";
+
+/// Marks an input that is a hosts.toml file (for the registry `docker.io`).
+pub const HOSTS_TOML: &[u8] = b"#hosts.toml\n";
+
+/// References resolved against a parsed mirror configuration.
+const CONFIG_REFERENCES: &[&str] = &[
+    "docker.io/library/alpine:3",
+    "registry.fuzz.test/fuzz/app:v1",
+    "a.example.com/team/app@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+    "localhost:5000/x",
+];
+
+/// Parses a mirror configuration file and resolves [`CONFIG_REFERENCES`] with it.
+fn mirror_config(kind: &[u8], text: &str) {
+    use ocipull_client::mirror::MirrorConfig;
+    use ocipull_client::{Registries, RegistrySettings};
+    let path = std::path::Path::new("/nonexistent/ocipull-fuzz/docker.io/hosts.toml");
+    let parsed = if kind == REGISTRIES_CONF {
+        MirrorConfig::parse_registries_conf(text, path)
+    } else {
+        MirrorConfig::parse_hosts_toml(text, "docker.io", path)
+            .map(|set| MirrorConfig::new().add("docker.io", set))
+    };
+    let config = match parsed {
+        Ok(config) => config,
+        Err(e) => {
+            assert!(
+                !e.to_string().is_empty(),
+                "an error without a message: {e:?}"
+            );
+            return;
+        }
+    };
+    let registries = Registries::builder()
+        .mirrors(config)
+        .host("registry-1.docker.io", RegistrySettings::new())
+        .transport(tower::service_fn(|_: Request<RequestBody>| async {
+            Err::<Response<http_body_util::Empty<Bytes>>, BoxError>("no network in fuzzing".into())
+        }))
+        .build();
+    for text in CONFIG_REFERENCES {
+        let reference: Reference = text.parse().expect("a valid reference");
+        match registries.client(&reference) {
+            Ok(client) => assert!(!client.repository().as_str().is_empty()),
+            Err(e) => assert!(
+                !e.to_string().is_empty(),
+                "an error without a message: {e:?}"
+            ),
+        }
+    }
+}
+
 /// Runs the target on one input.
 pub fn run(data: &[u8]) {
+    for kind in [REGISTRIES_CONF, HOSTS_TOML] {
+        if let Some(rest) = data.strip_prefix(kind) {
+            if let Ok(text) = std::str::from_utf8(rest) {
+                mirror_config(kind, text);
+            }
+            return;
+        }
+    }
     let Some((&selector, rest)) = data.split_first() else {
         return;
     };

@@ -39,6 +39,7 @@ const RANGE_IGNORED_BUDGET_FLOOR: u64 = 1024 * 1024;
 /// a mismatch is yielded as [`Error::DigestMismatch`] instead.
 pub struct BlobStream {
     descriptor: Descriptor,
+    endpoint: String,
     inner: Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>,
 }
 
@@ -54,6 +55,11 @@ impl BlobStream {
     /// The blob's descriptor.
     pub fn descriptor(&self) -> &Descriptor {
         &self.descriptor
+    }
+
+    /// The endpoint serving the blob (`scheme://host`): a mirror or the registry.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
     }
 
     /// The stream as an `AsyncRead` (and `AsyncBufRead`); errors become `io::Error`s whose
@@ -75,6 +81,11 @@ impl Client {
     ///
     /// The first request (with its retries) happens before this returns, so a missing blob
     /// is an error here; later failures come out of the stream.
+    ///
+    /// With mirrors, the first endpoint with `pull` that answers serves the whole stream
+    /// ([`BlobStream::endpoint`] names it); a mismatch found at the end of the stream is
+    /// returned, not retried elsewhere, since the bytes were delivered already.
+    /// [`Client::pull`] does move on to the next endpoint then.
     pub async fn blob(&self, descriptor: &Descriptor) -> Result<BlobStream, Error> {
         self.blob_inner(descriptor, 0, true, None).await
     }
@@ -92,6 +103,52 @@ impl Client {
     }
 
     pub(crate) async fn blob_inner(
+        &self,
+        descriptor: &Descriptor,
+        offset: u64,
+        verify: bool,
+        observer: Option<Arc<dyn Observer>>,
+    ) -> Result<BlobStream, Error> {
+        self.blob_routed(descriptor, offset, verify, observer, &[])
+            .await
+    }
+
+    /// Opens the blob at the first endpoint with `pull` that serves it, passing over the
+    /// mirrors named in `exclude` (they served this blob wrong before).
+    pub(crate) async fn blob_routed(
+        &self,
+        descriptor: &Descriptor,
+        offset: u64,
+        verify: bool,
+        observer: Option<Arc<dyn Observer>>,
+        exclude: &[String],
+    ) -> Result<BlobStream, Error> {
+        if offset > descriptor.size {
+            return Err(Error::OffsetPastEnd {
+                digest: descriptor.digest.clone(),
+                offset,
+                size: descriptor.size,
+            });
+        }
+        for mirror in self.mirrors_for(crate::mirror::route::Need::Pull) {
+            if exclude.contains(&mirror.endpoint_name()) {
+                continue;
+            }
+            match mirror
+                .blob_single(descriptor, offset, verify, observer.clone())
+                .await
+            {
+                Ok(stream) => return Ok(stream),
+                Err(e) if crate::mirror::route::falls_back(&e) => {
+                    crate::mirror::route::skipped(&mirror, &e, observer.as_deref())
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.blob_single(descriptor, offset, verify, observer).await
+    }
+
+    async fn blob_single(
         &self,
         descriptor: &Descriptor,
         offset: u64,
@@ -135,6 +192,7 @@ impl Client {
         });
         Ok(BlobStream {
             descriptor: descriptor.clone(),
+            endpoint: self.endpoint_name(),
             inner: Box::pin(inner),
         })
     }

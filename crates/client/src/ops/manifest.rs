@@ -63,11 +63,25 @@ impl Client {
     /// `Content-Type` contradicting the body's `mediaType`, or a `Docker-Content-Digest`
     /// (sha256 or sha512) that does not match the bytes, is an error. The body is read only
     /// up to the manifest limit (50 MiB by default).
+    ///
+    /// With mirrors (see [`Registries`](crate::Registries)), a tag is asked of the mirrors
+    /// with the `resolve` capability, a digest of those with `pull`, in order, and then of
+    /// the registry; a mirror failing with a connection error, `404` or `5xx` (after its
+    /// retries), or serving content that does not match its digest, is passed over.
     pub async fn read(&self, reference: impl Into<ManifestRef>) -> Result<Manifest, Error> {
         self.read_observed(&reference.into(), None).await
     }
 
     pub(crate) async fn read_observed(
+        &self,
+        reference: &ManifestRef,
+        observer: Option<Arc<dyn Observer>>,
+    ) -> Result<Manifest, Error> {
+        Ok(self.read_routed(reference, observer).await?.0)
+    }
+
+    /// [`Client::read`] at this endpoint only (no mirrors).
+    pub(crate) async fn read_single(
         &self,
         reference: &ManifestRef,
         observer: Option<Arc<dyn Observer>>,
@@ -117,8 +131,29 @@ impl Client {
     /// registry leaves out what a descriptor needs, the manifest is fetched with
     /// [`Client::read`] instead. With a digest ([`ManifestRef::Digest`] or
     /// [`ManifestRef::TagAt`]), the registry's digest must be the one given.
+    ///
+    /// With mirrors, a tag is looked up at the first mirror with the `resolve`
+    /// capability that answers, a digest at those with `pull`, then at the registry.
     pub async fn head(&self, reference: impl Into<ManifestRef>) -> Result<Descriptor, Error> {
         let reference = reference.into();
+        let need = if reference.tag().is_some() {
+            crate::mirror::route::Need::Resolve
+        } else {
+            crate::mirror::route::Need::Pull
+        };
+        for mirror in self.mirrors_for(need) {
+            match mirror.head_single(&reference).await {
+                Ok(descriptor) => return Ok(descriptor),
+                Err(e) if crate::mirror::route::falls_back(&e) => {
+                    crate::mirror::route::skipped(&mirror, &e, None)
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.head_single(&reference).await
+    }
+
+    async fn head_single(&self, reference: &ManifestRef) -> Result<Descriptor, Error> {
         let uri = self.url(&format!("manifests/{}", reference.path_segment()))?;
         let digest = reference.digest();
         let found = self
@@ -127,7 +162,7 @@ impl Client {
             .await?;
         match found {
             Some(descriptor) => Ok(descriptor),
-            None => Ok(self.read_observed(&reference, None).await?.descriptor()),
+            None => Ok(self.read_single(reference, None).await?.descriptor()),
         }
     }
 

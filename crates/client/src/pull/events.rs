@@ -72,6 +72,26 @@ pub enum PullEvent {
         /// Its size.
         size: u64,
     },
+    /// A manifest or blob came from this endpoint (`scheme://host`: a mirror or the
+    /// registry), sent after [`PullEvent::Manifest`] and [`PullEvent::BlobDone`].
+    Served {
+        /// The manifest or blob.
+        digest: Digest,
+        /// Which endpoint served it.
+        endpoint: String,
+        /// Whether it is a blob (else a manifest or index).
+        blob: bool,
+    },
+    /// A mirror failed (after its retries) or served content that did not match its digest,
+    /// and the next endpoint is tried.
+    EndpointSkipped {
+        /// The blob, for a blob download (none for manifests).
+        digest: Option<Digest>,
+        /// The endpoint passed over (`scheme://host`).
+        endpoint: String,
+        /// Why (the error, URLs redacted).
+        reason: String,
+    },
     /// The registry's rate-limit headers (`ratelimit-limit`, `ratelimit-remaining`, as
     /// Docker Hub sends them), reported when they change.
     RateLimit {
@@ -82,6 +102,9 @@ pub enum PullEvent {
     },
 }
 
+/// (digest, endpoint) pairs for the report.
+pub(crate) type Served = Vec<(Digest, String)>;
+
 /// The events callback.
 pub type EventHandler = Arc<dyn Fn(&PullEvent) + Send + Sync>;
 
@@ -90,6 +113,8 @@ pub type EventHandler = Arc<dyn Fn(&PullEvent) + Send + Sync>;
 pub(crate) struct Events {
     handler: Option<EventHandler>,
     last_rate_limit: Arc<Mutex<Option<(String, String)>>>,
+    /// Which endpoint served each manifest and blob, for the report.
+    served: Arc<Mutex<Vec<(Digest, String, bool)>>>,
 }
 
 impl Events {
@@ -97,7 +122,35 @@ impl Events {
         Events {
             handler,
             last_rate_limit: Default::default(),
+            served: Default::default(),
         }
+    }
+
+    /// Records and reports where a manifest (`blob` false) or blob came from.
+    pub(crate) fn served(&self, digest: &Digest, endpoint: String, blob: bool) {
+        self.served.lock().unwrap_or_else(|p| p.into_inner()).push((
+            digest.clone(),
+            endpoint.clone(),
+            blob,
+        ));
+        self.emit(PullEvent::Served {
+            digest: digest.clone(),
+            endpoint,
+            blob,
+        });
+    }
+
+    /// The endpoints recorded, as (manifests, blobs).
+    pub(crate) fn endpoints(&self) -> (Served, Served) {
+        let served = self.served.lock().unwrap_or_else(|p| p.into_inner());
+        let pick = |blob: bool| {
+            served
+                .iter()
+                .filter(|s| s.2 == blob)
+                .map(|(d, e, _)| (d.clone(), e.clone()))
+                .collect()
+        };
+        (pick(false), pick(true))
     }
 
     pub(crate) fn emit(&self, event: PullEvent) {
@@ -174,6 +227,14 @@ impl Observer for EventObserver {
 
     fn response(&self, headers: &HeaderMap) {
         self.events.rate_limit(headers);
+    }
+
+    fn endpoint_skipped(&self, endpoint: &str, error: &Error) {
+        self.events.emit(PullEvent::EndpointSkipped {
+            digest: self.digest.clone(),
+            endpoint: endpoint.to_owned(),
+            reason: error.to_string(),
+        });
     }
 }
 

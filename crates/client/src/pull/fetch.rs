@@ -9,6 +9,7 @@ use ocipull_spec::layout::{LayoutError, LayoutWriter, PartialBlob};
 use tokio_util::sync::CancellationToken;
 
 use super::events::{Events, PullEvent};
+use crate::mirror::route::falls_back;
 use crate::{Client, DigestSubject, Error, RedactedUrl};
 
 /// What the fetch step did.
@@ -115,6 +116,17 @@ async fn fetch_one(
         });
     }
     let mut started_over = false;
+    // Mirrors that served this blob wrong or failed: the next attempt passes them over.
+    let mut exclude: Vec<String> = Vec::new();
+    let upstream = settings.client.endpoint_name();
+    let skip = |exclude: &mut Vec<String>, endpoint: String, error: &Error| {
+        settings.events.emit(PullEvent::EndpointSkipped {
+            digest: Some(descriptor.digest.clone()),
+            endpoint: endpoint.clone(),
+            reason: error.to_string(),
+        });
+        exclude.push(endpoint);
+    };
     loop {
         let mut partial = writer.partial(descriptor).await?;
         let offset = partial.offset();
@@ -123,7 +135,17 @@ async fn fetch_one(
             size: descriptor.size,
             offset,
         });
-        match download(settings, descriptor, &mut partial, cancel).await {
+        let mut endpoint = None;
+        match download(
+            settings,
+            descriptor,
+            &mut partial,
+            cancel,
+            &exclude,
+            &mut endpoint,
+        )
+        .await
+        {
             Ok(true) => {}
             Ok(false) => {
                 // Stopped because another download failed: keep what is here for next time.
@@ -132,16 +154,26 @@ async fn fetch_one(
             }
             Err(e) => {
                 let _ = partial.flush().await;
-                return Err(e);
+                match endpoint {
+                    // A mirror failed mid-body: what it delivered is kept, and the next
+                    // endpoint continues (the whole file is verified at the end).
+                    Some(mirror) if mirror != upstream && falls_back(&e) => {
+                        skip(&mut exclude, mirror, &e);
+                        continue;
+                    }
+                    _ => return Err(e),
+                }
             }
         }
+        let endpoint = endpoint.unwrap_or_else(|| upstream.clone());
         let bytes = descriptor.size - offset;
-        match partial.commit().await {
+        let error = match partial.commit().await {
             Ok(()) => {
                 settings.events.emit(PullEvent::BlobDone {
                     digest: descriptor.digest.clone(),
                     size: descriptor.size,
                 });
+                settings.events.served(&descriptor.digest, endpoint, true);
                 return Ok(Fetched {
                     downloaded: 1,
                     bytes,
@@ -150,26 +182,31 @@ async fn fetch_one(
             }
             // The bytes kept from an earlier run were not a prefix of this blob (the commit
             // deleted them): download it once more from the start.
-            Err(LayoutError::Digest(_)) if offset > 0 && !started_over => started_over = true,
-            Err(LayoutError::Digest(m)) => {
-                return Err(Error::DigestMismatch {
-                    url: blob_url(&settings.client, descriptor),
-                    subject: DigestSubject::Blob,
-                    mismatch: m,
-                });
+            Err(LayoutError::Digest(_)) if offset > 0 && !started_over => {
+                started_over = true;
+                continue;
             }
+            Err(LayoutError::Digest(m)) => Error::DigestMismatch {
+                url: blob_url(&settings.client, descriptor),
+                subject: DigestSubject::Blob,
+                mismatch: m,
+            },
             Err(LayoutError::SizeMismatch {
                 expected, actual, ..
-            }) => {
-                return Err(Error::BlobSize {
-                    url: blob_url(&settings.client, descriptor),
-                    digest: descriptor.digest.clone(),
-                    expected,
-                    actual,
-                });
-            }
+            }) => Error::BlobSize {
+                url: blob_url(&settings.client, descriptor),
+                digest: descriptor.digest.clone(),
+                expected,
+                actual,
+            },
             Err(e) => return Err(e.into()),
+        };
+        // The commit deleted what did not verify; a mirror that served it is passed over.
+        if endpoint != upstream {
+            skip(&mut exclude, endpoint, &error);
+            continue;
         }
+        return Err(error);
     }
 }
 
@@ -179,6 +216,8 @@ async fn download(
     descriptor: &Descriptor,
     partial: &mut PartialBlob,
     cancel: &CancellationToken,
+    exclude: &[String],
+    endpoint: &mut Option<String>,
 ) -> Result<bool, Error> {
     let observer = settings.events.observer(Some(descriptor.digest.clone()));
     let offset = partial.offset();
@@ -187,8 +226,9 @@ async fn download(
     let mut stream = tokio::select! {
         biased;
         _ = cancel.cancelled() => return Ok(false),
-        stream = settings.client.blob_inner(descriptor, offset, false, Some(observer)) => stream?,
+        stream = settings.client.blob_routed(descriptor, offset, false, Some(observer), exclude) => stream?,
     };
+    *endpoint = Some(stream.endpoint().to_owned());
     loop {
         let next = tokio::select! {
             biased;

@@ -147,6 +147,11 @@ pub struct PullReport {
     pub blobs_skipped: usize,
     /// Bytes downloaded for blobs (resumed downloads count only the new bytes).
     pub bytes_downloaded: u64,
+    /// Which endpoint (`scheme://host`: a mirror or the registry) served each manifest
+    /// read, in the order read.
+    pub manifest_endpoints: Vec<(Digest, String)>,
+    /// Which endpoint served each blob downloaded (blobs already present are not listed).
+    pub blob_endpoints: Vec<(Digest, String)>,
 }
 
 impl PullReport {
@@ -165,18 +170,23 @@ impl Client {
     /// another is [`Error::WrongTarget`] and no request is sent. A reference with neither
     /// tag nor digest pulls `latest`. An image manifest is pulled as is; for an index,
     /// [`PullOptions::platforms`] picks one image or all of them.
+    ///
+    /// With mirrors, each manifest and blob comes from the first endpoint that serves it
+    /// (see [`Client::read`]); a blob a mirror serves wrong (digest or size) is deleted and
+    /// fetched from the next endpoint. [`PullReport`] and [`PullEvent::Served`] name the
+    /// endpoint of each.
     pub async fn pull(
         &self,
         reference: &Reference,
         dir: impl AsRef<Path>,
         options: &PullOptions,
     ) -> Result<PullReport, Error> {
-        if !reference.api_host().eq_ignore_ascii_case(self.host())
-            || reference.repository() != self.repository()
+        let (host, repository) = self.answers_for();
+        if !reference.api_host().eq_ignore_ascii_case(host) || reference.repository() != repository
         {
             return Err(Error::WrongTarget {
-                client_host: self.host().to_owned(),
-                client_repository: self.repository().clone(),
+                client_host: host.to_owned(),
+                client_repository: repository.clone(),
                 reference: Box::new(reference.clone()),
             });
         }
@@ -213,7 +223,10 @@ impl Client {
             })
             .await?;
         }
+        let (manifest_endpoints, blob_endpoints) = events.endpoints();
         Ok(PullReport {
+            manifest_endpoints,
+            blob_endpoints,
             root: plan.root,
             entry,
             manifests,

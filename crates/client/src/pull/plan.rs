@@ -110,10 +110,11 @@ async fn read(
     events: &Events,
 ) -> Result<Manifest, Error> {
     let observer = events.enabled().then(|| events.observer(None));
-    let manifest = client.read_observed(reference, observer).await?;
+    let (manifest, endpoint) = client.read_routed(reference, observer).await?;
     events.emit(PullEvent::Manifest {
         descriptor: Box::new(manifest.descriptor()),
     });
+    events.served(manifest.digest(), endpoint, false);
     Ok(manifest)
 }
 
