@@ -117,6 +117,18 @@ async fn fetch_one(
     let mut started_over = false;
     loop {
         let mut partial = writer.partial(descriptor).await?;
+        if writer.has_blob(descriptor) {
+            // Another pull into this layout held the partial file and finished the blob.
+            partial.discard().await;
+            settings.events.emit(PullEvent::BlobSkipped {
+                digest: descriptor.digest.clone(),
+                size: descriptor.size,
+            });
+            return Ok(Fetched {
+                skipped: 1,
+                ..Fetched::default()
+            });
+        }
         let offset = partial.offset();
         settings.events.emit(PullEvent::BlobStarted {
             digest: descriptor.digest.clone(),
