@@ -69,7 +69,7 @@ mod testing;
 pub use body::{Body, BoxError, ConnectionCut};
 pub use content::Content;
 pub use error::AddError;
-pub use layout::LayoutSummary;
+pub use layout::{LayoutSummary, MissingContent};
 pub use net::TestServer;
 pub use server::{CdnOrigin, Server, ServerBuilder};
 pub use store::Store;
