@@ -10,6 +10,7 @@
 //! a manifest whose blobs are missing. Partial downloads wait outside `blobs/`; running the
 //! same pull again continues each with `Range` from where it stopped.
 
+mod convert;
 mod events;
 mod fetch;
 mod plan;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 use ocipull_spec::layout::{LayoutError, LayoutWriter};
 use ocipull_spec::{Descriptor, Digest, Platform, Reference};
 
+pub use convert::Conversion;
 pub use events::{EventHandler, PullEvent};
 
 use crate::{Client, Error, ManifestRef};
@@ -64,6 +66,8 @@ pub struct PullOptions {
     events: Option<EventHandler>,
     verify_existing: bool,
     ref_name: Option<Option<String>>,
+    any_platform: bool,
+    convert_to_oci: bool,
 }
 
 impl std::fmt::Debug for PullOptions {
@@ -74,6 +78,8 @@ impl std::fmt::Debug for PullOptions {
             .field("events", &self.events.is_some())
             .field("verify_existing", &self.verify_existing)
             .field("ref_name", &self.ref_name)
+            .field("any_platform", &self.any_platform)
+            .field("convert_to_oci", &self.convert_to_oci)
             .finish()
     }
 }
@@ -93,6 +99,8 @@ impl PullOptions {
             events: None,
             verify_existing: true,
             ref_name: None,
+            any_platform: false,
+            convert_to_oci: false,
         }
     }
 
@@ -122,6 +130,32 @@ impl PullOptions {
         self
     }
 
+    /// Whether a single image manifest is pulled whatever platform its config declares.
+    /// Default is no: with [`Platforms::One`], the client reads the image's config
+    /// (image-spec "Image Configuration": `os`, `architecture`, `variant`) and refuses an
+    /// image for another platform with [`Error::PlatformMismatch`], as Docker and podman
+    /// do. (An index is always matched by its entries' platforms.)
+    pub fn any_platform(mut self, any: bool) -> Self {
+        self.any_platform = any;
+        self
+    }
+
+    /// Whether Docker schema 2 manifests and manifest lists are converted to OCI media
+    /// types in the layout. Default is no: the layout holds the registry's manifests byte
+    /// for byte, with their digests.
+    ///
+    /// Converted manifests are new documents with new digests (the
+    /// [`PullReport::conversions`] and [`PullEvent::Converted`] say old → new); configs and
+    /// layers keep their bytes and digests, their descriptors get the OCI types
+    /// (`…rootfs.diff.tar.gzip` → `application/vnd.oci.image.layer.v1.tar+gzip`, foreign
+    /// layers → the image-spec's non-distributable type). Use it for tools that read only
+    /// OCI types from a layout (skopeo's, podman's and umoci's `oci:` transports). A Docker
+    /// type with no OCI counterpart is [`Error::Conversion`].
+    pub fn convert_to_oci(mut self, convert: bool) -> Self {
+        self.convert_to_oci = convert;
+        self
+    }
+
     /// The `org.opencontainers.image.ref.name` of the `index.json` entry (`None`: no
     /// annotation). Default is the reference's tag, or `latest` when the reference names
     /// neither tag nor digest, or none for a digest-only reference.
@@ -147,6 +181,12 @@ pub struct PullReport {
     pub blobs_skipped: usize,
     /// Bytes downloaded for blobs (resumed downloads count only the new bytes).
     pub bytes_downloaded: u64,
+    /// The platform the image's config declares, when the pull read it (a single image
+    /// pulled with [`Platforms::One`]).
+    pub platform: Option<Platform>,
+    /// Manifests converted to OCI media types ([`PullOptions::convert_to_oci`]), old →
+    /// new, children before the indexes listing them; empty without conversion.
+    pub conversions: Vec<Conversion>,
 }
 
 impl PullReport {
@@ -183,7 +223,25 @@ impl Client {
         let events = events::Events::new(options.events.clone());
         let manifest = ManifestRef::from(reference);
         let tag = manifest.tag().cloned();
-        let plan = plan::plan(self, &manifest, &options.platforms, &events).await?;
+        let mut plan = plan::plan(
+            self,
+            &manifest,
+            &options.platforms,
+            options.any_platform,
+            &events,
+        )
+        .await?;
+        let conversions = if options.convert_to_oci {
+            convert::convert(self, &mut plan)?
+        } else {
+            Vec::new()
+        };
+        for c in &conversions {
+            events.emit(PullEvent::Converted {
+                from: Box::new(c.from.clone()),
+                to: Box::new(c.to.clone()),
+            });
+        }
         let dir = dir.as_ref().to_owned();
         let writer = Arc::new(blocking(move || LayoutWriter::create(dir)).await?);
         let fetched = fetch::fetch_all(
@@ -197,15 +255,23 @@ impl Client {
             options.jobs,
         )
         .await?;
+        let inline = plan.inline;
         let ref_name = match &options.ref_name {
             Some(name) => name.clone(),
             None => tag.map(|t| t.to_string()),
         };
         let manifests = plan.manifests.len();
+        let inline_count = inline.len();
+        let inline_bytes: u64 = inline.iter().map(|(d, _)| d.size).sum();
         let entry = plan.entry.clone();
         {
             let entry = entry.clone();
             blocking(move || {
+                for (d, bytes) in &inline {
+                    if !writer.has_blob(d) {
+                        writer.write_blob_bytes(d, bytes)?;
+                    }
+                }
                 for m in &plan.manifests {
                     writer.write_blob_bytes(&m.descriptor(), m.bytes())?;
                 }
@@ -217,9 +283,11 @@ impl Client {
             root: plan.root,
             entry,
             manifests,
-            blobs_downloaded: fetched.downloaded,
+            blobs_downloaded: fetched.downloaded + inline_count,
             blobs_skipped: fetched.skipped,
-            bytes_downloaded: fetched.bytes,
+            bytes_downloaded: fetched.bytes + inline_bytes,
+            platform: plan.platform,
+            conversions,
         })
     }
 }

@@ -2,8 +2,9 @@
 
 use std::collections::HashSet;
 
+use bytes::Bytes;
 use futures_util::{StreamExt as _, TryStreamExt as _};
-use ocipull_spec::{Descriptor, Digest, Manifest, media_type};
+use ocipull_spec::{Descriptor, Digest, ImageConfig, Manifest, Platform, media_type};
 
 use super::Platforms;
 use super::events::{Events, PullEvent};
@@ -27,6 +28,11 @@ pub(crate) struct Plan {
     pub(crate) blobs: Vec<Descriptor>,
     /// The `index.json` entry.
     pub(crate) entry: Descriptor,
+    /// Blobs already read while planning (the config of a single image), written as they
+    /// are instead of fetched again.
+    pub(crate) inline: Vec<(Descriptor, Bytes)>,
+    /// The platform the image's config declares, when it was read.
+    pub(crate) platform: Option<Platform>,
 }
 
 #[derive(Default)]
@@ -49,12 +55,33 @@ pub(crate) async fn plan(
     client: &Client,
     reference: &ManifestRef,
     platforms: &Platforms,
+    any_platform: bool,
     events: &Events,
 ) -> Result<Plan, Error> {
     let root = read(client, reference, events).await?;
     let root_descriptor = root.descriptor();
     let mut out = Collected::default();
+    let mut inline = Vec::new();
+    let mut platform = None;
     let entry = match (&platforms, root.as_index()) {
+        (Platforms::One(wanted), None) => {
+            if let Some((config, bytes, actual)) = read_config(client, &root).await? {
+                if !any_platform && !wanted.matches(&actual) {
+                    return Err(Error::PlatformMismatch {
+                        repository: client.repository().clone(),
+                        digest: root.digest().clone(),
+                        wanted: Box::new(wanted.clone()),
+                        actual: Box::new(actual),
+                    });
+                }
+                out.seen.insert(config.digest.clone());
+                inline.push((config, bytes));
+                platform = Some(actual);
+            }
+            collect_image(&root, &mut out);
+            out.manifests.push(root);
+            root_descriptor.clone()
+        }
         (_, None) => {
             collect_image(&root, &mut out);
             out.manifests.push(root);
@@ -101,7 +128,40 @@ pub(crate) async fn plan(
         manifests: out.manifests,
         blobs: out.blobs,
         entry,
+        inline,
+        platform,
     })
+}
+
+/// The config of an image manifest, when it is an image config (OCI or Docker) no larger
+/// than the manifest limit: its descriptor, bytes (verified) and platform. Other configs
+/// (artifacts) and configs that do not parse say nothing about a platform: `None`.
+async fn read_config(
+    client: &Client,
+    image: &Manifest,
+) -> Result<Option<(Descriptor, Bytes, Platform)>, Error> {
+    let Some(config) = image.as_image().map(|i| i.config.clone()) else {
+        return Ok(None);
+    };
+    let is_image_config = config.media_type == media_type::OCI_IMAGE_CONFIG
+        || config.media_type == media_type::DOCKER_CONFIG;
+    if !is_image_config || config.size > client.inner.limits.manifest {
+        return Ok(None);
+    }
+    let mut stream = client.blob(&config).await?;
+    let mut bytes = Vec::with_capacity(config.size as usize);
+    while let Some(chunk) = stream.next().await {
+        bytes.extend_from_slice(&chunk?);
+    }
+    match ImageConfig::from_bytes(&bytes) {
+        Ok(parsed) if !parsed.os.is_empty() && !parsed.architecture.is_empty() => {
+            Ok(Some((config, Bytes::from(bytes), parsed.platform())))
+        }
+        Ok(_) | Err(_) => {
+            tracing::debug!(digest = %config.digest, "the image config names no platform");
+            Ok(None)
+        }
+    }
 }
 
 async fn read(
