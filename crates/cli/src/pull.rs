@@ -12,7 +12,7 @@ use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, Prog
 use ocipull_client::{DEFAULT_JOBS, Platforms, PullEvent, PullOptions};
 use ocipull_spec::{Digest, Platform};
 
-use crate::connect::{ConnectArgs, client_for, fail, parse_reference};
+use crate::connect::{ConnectArgs, client_for, fail_for, parse_reference, print_json};
 
 /// Arguments of `ocipull pull`.
 #[derive(Debug, clap::Args)]
@@ -27,6 +27,18 @@ pub struct Args {
     /// Pull the whole index with the images of every platform.
     #[arg(long)]
     all_platforms: bool,
+    /// Pull a single-platform image even when its config declares another platform than
+    /// --platform (without it, such an image is refused, as docker and podman do).
+    #[arg(long)]
+    any_platform: bool,
+    /// Convert Docker schema 2 manifests and manifest lists to OCI media types, for
+    /// tools that read only OCI layouts (skopeo, podman and umoci `oci:`). Manifests get
+    /// new digests; blobs are unchanged.
+    #[arg(long)]
+    convert_to_oci: bool,
+    /// Print the report as one line of JSON on stdout (progress stays on stderr).
+    #[arg(long)]
+    json: bool,
     /// How many blobs to download at once.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_JOBS)]
     jobs: usize,
@@ -44,6 +56,9 @@ pub struct Args {
 pub async fn run(args: Args) -> crate::CmdResult {
     let reference = parse_reference(&args.reference)?;
     let client = client_for(&args.connect, &reference, false)?;
+    // Without --platform the host's platform is a preference, not a demand: a
+    // single-platform image for another one is pulled with a warning (docker's behaviour).
+    let any_platform = args.any_platform || args.platform.is_none();
     let platforms = match (&args.platform, args.all_platforms) {
         (_, true) => Platforms::All,
         (Some(p), false) => Platforms::One(p.clone()),
@@ -57,12 +72,27 @@ pub async fn run(args: Args) -> crate::CmdResult {
     eprintln!("Pulling {reference} ({what}) into {}", args.dir.display());
     let progress = Progress::new(std::io::stderr().is_terminal());
     let reporter = progress.clone();
-    let options = PullOptions::new(platforms)
+    let options = PullOptions::new(platforms.clone())
         .jobs(args.jobs)
+        .any_platform(any_platform)
+        .convert_to_oci(args.convert_to_oci)
         .events(move |e| reporter.event(e));
     let result = client.pull(&reference, &args.dir, &options).await;
     progress.finish();
-    let report = result.map_err(fail)?;
+    let report = result.map_err(|e| fail_for(&reference.to_string(), e))?;
+    if let (Platforms::One(wanted), Some(actual)) = (&platforms, &report.platform) {
+        if !wanted.matches(actual) {
+            eprintln!(
+                "warning: the image is for {actual}, not this machine's {wanted}; pulled anyway"
+            );
+        }
+    }
+    for c in &report.conversions {
+        eprintln!(
+            "converted {} ({}) to {} ({})",
+            c.from.digest, c.from.media_type, c.to.digest, c.to.media_type
+        );
+    }
     eprintln!(
         "Downloaded {} blob(s) ({}), {} already present; {} manifest(s) written",
         report.blobs_downloaded,
@@ -70,6 +100,26 @@ pub async fn run(args: Args) -> crate::CmdResult {
         report.blobs_skipped,
         report.manifests
     );
+    if args.json {
+        let conversions: Vec<serde_json::Value> = report
+            .conversions
+            .iter()
+            .map(|c| serde_json::json!({ "from": c.from, "to": c.to }))
+            .collect();
+        return print_json(&serde_json::json!({
+            "reference": reference.to_string(),
+            "layout": args.dir.display().to_string(),
+            "digest": report.digest().to_string(),
+            "root": report.root,
+            "entry": report.entry,
+            "platform": report.platform.as_ref().map(ToString::to_string),
+            "manifests": report.manifests,
+            "blobsDownloaded": report.blobs_downloaded,
+            "blobsSkipped": report.blobs_skipped,
+            "bytesDownloaded": report.bytes_downloaded,
+            "conversions": conversions,
+        }));
+    }
     println!("Digest: {}", report.digest());
     Ok(())
 }
@@ -215,6 +265,11 @@ impl Progress {
                     )),
                 }
             }
+            PullEvent::Converted { from, to } => self.line(format!(
+                "manifest {} converted to OCI: {}",
+                short(&from.digest),
+                short(&to.digest)
+            )),
             PullEvent::RateLimit { limit, remaining } => {
                 self.line(format!("rate limit: {remaining} of {limit} remaining"));
             }
@@ -267,6 +322,9 @@ mod tests {
         Args {
             platform: platform.map(|p| p.parse().unwrap()),
             all_platforms: all,
+            any_platform: false,
+            convert_to_oci: false,
+            json: false,
             jobs: 2,
             connect: ConnectArgs {
                 // The test registry is plain HTTP on 127.0.0.1: found without the flag.

@@ -37,8 +37,9 @@ pub struct CatalogPage {
 impl Client {
     /// Every repository of the registry: every page, merged, in the registry's order.
     ///
-    /// Registry-wide: the client's repository plays no part (see the [module
-    /// documentation](self)). A page is read only up to the manifest limit; a name that is
+    /// Registry-wide: the client's repository plays no part but adding its pull scope to
+    /// a token request (a registry with token auth asks for `registry:catalog:*` in its
+    /// challenge, which the client asks for too). A page is read only up to the manifest limit; a name that is
     /// not a valid repository name is an error, and so is a listing of more than 10 000
     /// pages ([`Error::TooManyPages`]). For pages one at a time, use
     /// [`Client::catalog_page`].

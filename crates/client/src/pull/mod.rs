@@ -228,6 +228,7 @@ impl Client {
             &manifest,
             &options.platforms,
             options.any_platform,
+            dir.as_ref(),
             &events,
         )
         .await?;

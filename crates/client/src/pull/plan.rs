@@ -56,6 +56,7 @@ pub(crate) async fn plan(
     reference: &ManifestRef,
     platforms: &Platforms,
     any_platform: bool,
+    layout_dir: &std::path::Path,
     events: &Events,
 ) -> Result<Plan, Error> {
     let root = read(client, reference, events).await?;
@@ -65,7 +66,7 @@ pub(crate) async fn plan(
     let mut platform = None;
     let entry = match (&platforms, root.as_index()) {
         (Platforms::One(wanted), None) => {
-            if let Some((config, bytes, actual)) = read_config(client, &root).await? {
+            if let Some((config, bytes, actual)) = read_config(client, &root, layout_dir).await? {
                 if !any_platform && !wanted.matches(&actual) {
                     return Err(Error::PlatformMismatch {
                         repository: client.repository().clone(),
@@ -136,9 +137,11 @@ pub(crate) async fn plan(
 /// The config of an image manifest, when it is an image config (OCI or Docker) no larger
 /// than the manifest limit: its descriptor, bytes (verified) and platform. Other configs
 /// (artifacts) and configs that do not parse say nothing about a platform: `None`.
+/// A config already in the layout at `layout_dir` is read from there, not fetched.
 async fn read_config(
     client: &Client,
     image: &Manifest,
+    layout_dir: &std::path::Path,
 ) -> Result<Option<(Descriptor, Bytes, Platform)>, Error> {
     let Some(config) = image.as_image().map(|i| i.config.clone()) else {
         return Ok(None);
@@ -148,11 +151,25 @@ async fn read_config(
     if !is_image_config || config.size > client.inner.limits.manifest {
         return Ok(None);
     }
-    let mut stream = client.blob(&config).await?;
-    let mut bytes = Vec::with_capacity(config.size as usize);
-    while let Some(chunk) = stream.next().await {
-        bytes.extend_from_slice(&chunk?);
-    }
+    let on_disk = tokio::fs::read(ocipull_spec::layout::blob_path(layout_dir, &config.digest))
+        .await
+        .ok()
+        .filter(|b| {
+            let mut verifier = config.digest.verifier();
+            verifier.update(b);
+            b.len() as u64 == config.size && verifier.finish().is_ok()
+        });
+    let bytes = match on_disk {
+        Some(bytes) => bytes,
+        None => {
+            let mut stream = client.blob(&config).await?;
+            let mut bytes = Vec::with_capacity(config.size as usize);
+            while let Some(chunk) = stream.next().await {
+                bytes.extend_from_slice(&chunk?);
+            }
+            bytes
+        }
+    };
     match ImageConfig::from_bytes(&bytes) {
         Ok(parsed) if !parsed.os.is_empty() && !parsed.architecture.is_empty() => {
             Ok(Some((config, Bytes::from(bytes), parsed.platform())))
