@@ -184,12 +184,40 @@ mod tests {
     }
 
     #[test]
-    fn an_oci_manifest_is_left_alone() {
-        let image = ocipull_spec::fixtures::Image::builder(3).build();
-        assert!(
-            convert_one(image.manifest(), &HashMap::new())
-                .unwrap()
-                .is_none()
-        );
+    fn docker_manifests_change_and_oci_ones_do_not() {
+        let layer = Descriptor::of(media_type::DOCKER_LAYER, b"layer");
+        let config = Descriptor::of(media_type::DOCKER_CONFIG, b"{}");
+        let docker = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": media_type::DOCKER_MANIFEST,
+            "config": config,
+            "layers": [layer],
+        });
+        let m = Manifest::from_bytes(serde_json::to_vec(&docker).unwrap(), None, None).unwrap();
+        let oci = convert_one(&m, &HashMap::new())
+            .unwrap()
+            .expect("converted");
+        assert_eq!(oci.media_type(), media_type::OCI_IMAGE_MANIFEST);
+        let image = oci.as_image().unwrap();
+        assert_eq!(image.config.media_type, media_type::OCI_IMAGE_CONFIG);
+        assert_eq!(image.config.digest, config.digest);
+        assert_eq!(image.layers[0].media_type, media_type::OCI_LAYER_TAR_GZIP);
+        assert_eq!(image.layers[0].digest, layer.digest);
+        assert!(convert_one(&oci, &HashMap::new()).unwrap().is_none());
+
+        // A list naming the converted manifest names its new digest.
+        let list = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": media_type::DOCKER_MANIFEST_LIST,
+            "manifests": [m.descriptor().with_platform("linux/amd64".parse().unwrap())],
+        });
+        let list = Manifest::from_bytes(serde_json::to_vec(&list).unwrap(), None, None).unwrap();
+        let map = HashMap::from([(m.digest().clone(), oci.descriptor())]);
+        let index = convert_one(&list, &map).unwrap().expect("converted");
+        assert_eq!(index.media_type(), media_type::OCI_IMAGE_INDEX);
+        let entry = &index.as_index().unwrap().manifests[0];
+        assert_eq!(&entry.digest, oci.digest());
+        assert_eq!(entry.media_type, media_type::OCI_IMAGE_MANIFEST);
+        assert!(entry.platform.is_some());
     }
 }

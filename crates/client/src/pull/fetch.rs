@@ -102,9 +102,8 @@ async fn fetch_one(
     cancel: &CancellationToken,
 ) -> Result<Fetched, Error> {
     let writer = &settings.writer;
-    if writer.has_blob(descriptor)
-        && (!settings.verify_existing || writer.verify_blob(descriptor).await.is_ok())
-    {
+    let present = writer.has_blob(descriptor);
+    if present && (!settings.verify_existing || writer.verify_blob(descriptor).await.is_ok()) {
         settings.events.emit(PullEvent::BlobSkipped {
             digest: descriptor.digest.clone(),
             size: descriptor.size,
@@ -117,7 +116,7 @@ async fn fetch_one(
     let mut started_over = false;
     loop {
         let mut partial = writer.partial(descriptor).await?;
-        if writer.has_blob(descriptor) {
+        if !present && writer.has_blob(descriptor) {
             // Another pull into this layout held the partial file and finished the blob.
             partial.discard().await;
             settings.events.emit(PullEvent::BlobSkipped {

@@ -269,9 +269,7 @@ impl Client {
             let entry = entry.clone();
             blocking(move || {
                 for (d, bytes) in &inline {
-                    if !writer.has_blob(d) {
-                        writer.write_blob_bytes(d, bytes)?;
-                    }
+                    writer.write_blob_bytes(d, bytes)?;
                 }
                 for m in &plan.manifests {
                     writer.write_blob_bytes(&m.descriptor(), m.bytes())?;

@@ -75,8 +75,11 @@ pub(crate) async fn plan(
                         actual: Box::new(actual),
                     });
                 }
-                out.seen.insert(config.digest.clone());
-                inline.push((config, bytes));
+                if let Some(bytes) = bytes {
+                    // Fetched now: written from memory rather than fetched again.
+                    out.seen.insert(config.digest.clone());
+                    inline.push((config, bytes));
+                }
                 platform = Some(actual);
             }
             collect_image(&root, &mut out);
@@ -135,14 +138,15 @@ pub(crate) async fn plan(
 }
 
 /// The config of an image manifest, when it is an image config (OCI or Docker) no larger
-/// than the manifest limit: its descriptor, bytes (verified) and platform. Other configs
-/// (artifacts) and configs that do not parse say nothing about a platform: `None`.
-/// A config already in the layout at `layout_dir` is read from there, not fetched.
+/// than the manifest limit: its descriptor, bytes (verified; `None` when they are the
+/// valid copy already in the layout at `layout_dir`, which is read instead of fetched)
+/// and platform. Other configs (artifacts) and configs that do not parse say nothing
+/// about a platform: `None`.
 async fn read_config(
     client: &Client,
     image: &Manifest,
     layout_dir: &std::path::Path,
-) -> Result<Option<(Descriptor, Bytes, Platform)>, Error> {
+) -> Result<Option<(Descriptor, Option<Bytes>, Platform)>, Error> {
     let Some(config) = image.as_image().map(|i| i.config.clone()) else {
         return Ok(None);
     };
@@ -159,6 +163,7 @@ async fn read_config(
             verifier.update(b);
             b.len() as u64 == config.size && verifier.finish().is_ok()
         });
+    let from_disk = on_disk.is_some();
     let bytes = match on_disk {
         Some(bytes) => bytes,
         None => {
@@ -172,7 +177,8 @@ async fn read_config(
     };
     match ImageConfig::from_bytes(&bytes) {
         Ok(parsed) if !parsed.os.is_empty() && !parsed.architecture.is_empty() => {
-            Ok(Some((config, Bytes::from(bytes), parsed.platform())))
+            let fetched = (!from_disk).then(|| Bytes::from(bytes));
+            Ok(Some((config, fetched, parsed.platform())))
         }
         Ok(_) | Err(_) => {
             tracing::debug!(digest = %config.digest, "the image config names no platform");
