@@ -245,6 +245,31 @@ impl Client {
         }
         let dir = dir.as_ref().to_owned();
         let writer = Arc::new(blocking(move || LayoutWriter::create(dir)).await?);
+        // Blobs read while planning (a single image's config) go in first, as if fetched,
+        // so that an interrupted pull keeps them too.
+        let inline = std::mem::take(&mut plan.inline);
+        let inline_count = inline.len();
+        let inline_bytes: u64 = inline.iter().map(|(d, _)| d.size).sum();
+        for (d, bytes) in inline {
+            events.emit(PullEvent::BlobStarted {
+                digest: d.digest.clone(),
+                size: d.size,
+                offset: 0,
+            });
+            let w = writer.clone();
+            let desc = d.clone();
+            blocking(move || w.write_blob_bytes(&desc, &bytes)).await?;
+            if events.enabled() {
+                events.emit(PullEvent::BlobProgress {
+                    digest: d.digest.clone(),
+                    bytes: d.size,
+                });
+            }
+            events.emit(PullEvent::BlobDone {
+                digest: d.digest,
+                size: d.size,
+            });
+        }
         let fetched = fetch::fetch_all(
             fetch::FetchSettings {
                 client: self.clone(),
@@ -256,21 +281,15 @@ impl Client {
             options.jobs,
         )
         .await?;
-        let inline = plan.inline;
         let ref_name = match &options.ref_name {
             Some(name) => name.clone(),
             None => tag.map(|t| t.to_string()),
         };
         let manifests = plan.manifests.len();
-        let inline_count = inline.len();
-        let inline_bytes: u64 = inline.iter().map(|(d, _)| d.size).sum();
         let entry = plan.entry.clone();
         {
             let entry = entry.clone();
             blocking(move || {
-                for (d, bytes) in &inline {
-                    writer.write_blob_bytes(d, bytes)?;
-                }
                 for m in &plan.manifests {
                     writer.write_blob_bytes(&m.descriptor(), m.bytes())?;
                 }

@@ -67,20 +67,22 @@ pub(crate) async fn plan(
     let entry = match (&platforms, root.as_index()) {
         (Platforms::One(wanted), None) => {
             if let Some((config, bytes, actual)) = read_config(client, &root, layout_dir).await? {
-                if !any_platform && !wanted.matches(&actual) {
-                    return Err(Error::PlatformMismatch {
-                        repository: client.repository().clone(),
-                        digest: root.digest().clone(),
-                        wanted: Box::new(wanted.clone()),
-                        actual: Box::new(actual),
-                    });
+                if let Some(actual) = &actual {
+                    if !any_platform && !wanted.matches(actual) {
+                        return Err(Error::PlatformMismatch {
+                            repository: client.repository().clone(),
+                            digest: root.digest().clone(),
+                            wanted: Box::new(wanted.clone()),
+                            actual: Box::new(actual.clone()),
+                        });
+                    }
                 }
                 if let Some(bytes) = bytes {
                     // Fetched now: written from memory rather than fetched again.
                     out.seen.insert(config.digest.clone());
                     inline.push((config, bytes));
                 }
-                platform = Some(actual);
+                platform = actual;
             }
             collect_image(&root, &mut out);
             out.manifests.push(root);
@@ -138,15 +140,14 @@ pub(crate) async fn plan(
 }
 
 /// The config of an image manifest, when it is an image config (OCI or Docker) no larger
-/// than the manifest limit: its descriptor, bytes (verified; `None` when they are the
-/// valid copy already in the layout at `layout_dir`, which is read instead of fetched)
-/// and platform. Other configs (artifacts) and configs that do not parse say nothing
-/// about a platform: `None`.
+/// than the manifest limit (else `None`): its descriptor, bytes (verified; `None` when
+/// they are the valid copy already in the layout at `layout_dir`, which is read instead of
+/// fetched) and platform (`None` when the config does not parse or names none).
 async fn read_config(
     client: &Client,
     image: &Manifest,
     layout_dir: &std::path::Path,
-) -> Result<Option<(Descriptor, Option<Bytes>, Platform)>, Error> {
+) -> Result<Option<(Descriptor, Option<Bytes>, Option<Platform>)>, Error> {
     let Some(config) = image.as_image().map(|i| i.config.clone()) else {
         return Ok(None);
     };
@@ -175,16 +176,17 @@ async fn read_config(
             bytes
         }
     };
-    match ImageConfig::from_bytes(&bytes) {
+    let platform = match ImageConfig::from_bytes(&bytes) {
         Ok(parsed) if !parsed.os.is_empty() && !parsed.architecture.is_empty() => {
-            let fetched = (!from_disk).then(|| Bytes::from(bytes));
-            Ok(Some((config, fetched, parsed.platform())))
+            Some(parsed.platform())
         }
         Ok(_) | Err(_) => {
             tracing::debug!(digest = %config.digest, "the image config names no platform");
-            Ok(None)
+            None
         }
-    }
+    };
+    let fetched = (!from_disk).then(|| Bytes::from(bytes));
+    Ok(Some((config, fetched, platform)))
 }
 
 async fn read(
