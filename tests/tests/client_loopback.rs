@@ -65,7 +65,9 @@ async fn explicit_https_never_falls_back() {
         .unwrap();
     let tag: Tag = "v1".parse().unwrap();
     let err = client.read(&tag).await.unwrap_err();
-    assert!(matches!(err, Error::Connection { .. }), "{err:?}");
+    // The error says the registry speaks plain HTTP and which setting to use.
+    assert!(matches!(err, Error::PlainHttpServer { .. }), "{err:?}");
+    assert!(err.to_string().contains("Scheme::Http"), "{err}");
     assert!(running.server().request_log().unwrap().is_empty());
 }
 

@@ -156,6 +156,8 @@ fn build(dir: &Path) -> Content {
         .add_manifest(&index.descriptor(), Some("index"))
         .unwrap();
     writer.add_manifest(&artifact.descriptor(), None).unwrap();
+    // The writers' lock file is no part of the committed layout.
+    std::fs::remove_file(dir.join(ocipull_spec::layout::LOCK_FILE)).unwrap();
     Content {
         tags: BTreeMap::from([
             ("image", amd64.digest().clone()),

@@ -76,9 +76,38 @@ pub fn fail(error: impl StdError + 'static) -> Failure {
     one_line(&error).into()
 }
 
+/// Like [`fail`], for an error about `what` (the reference as the user gave it): a 404
+/// says what was not found, as `registry/repository@digest` or `…:tag`, and what to do,
+/// instead of the registry's own wording.
+pub fn fail_for(what: &str, error: ocipull_client::Error) -> Failure {
+    if error.status().map(|s| s.as_u16()) == Some(404) {
+        let url = error.http().map(|e| e.url.to_string()).unwrap_or_default();
+        return format!(
+            "{what}: not found (404 from {url}); check the name, tag and digest (`ocipull tags` lists the tags)"
+        )
+        .into();
+    }
+    fail(error)
+}
+
+/// Writes `value` as one line of JSON to stdout.
+pub fn print_json(value: &serde_json::Value) -> crate::CmdResult {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
 /// Parses an image reference.
 pub fn parse_reference(text: &str) -> Result<Reference, Failure> {
-    text.parse::<Reference>().map_err(fail)
+    text.parse::<Reference>().map_err(|e| {
+        format!(
+            "{}; write it as [registry/]repository[:tag][@digest]",
+            one_line(&e)
+        )
+        .into()
+    })
 }
 
 /// The credentials given on the command line: `--username` with the password read from

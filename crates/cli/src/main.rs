@@ -1,10 +1,16 @@
 //! `ocipull`: pull images from OCI registries into image layouts, and serve layouts.
 #![forbid(unsafe_code)]
 
+mod blob;
+mod catalog;
+mod completions;
+mod config;
 mod connect;
+mod digest;
 mod inspect;
 mod mirrors;
 mod pull;
+mod referrers;
 mod serve;
 mod tags;
 
@@ -15,7 +21,7 @@ use clap::{Parser, Subcommand};
 /// Pull images from OCI registries, and serve OCI image layouts.
 #[derive(Debug, Parser)]
 #[command(name = "ocipull", version, about)]
-struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -28,6 +34,18 @@ enum Command {
     Inspect(inspect::Args),
     /// List a repository's tags, one per line.
     Tags(tags::Args),
+    /// Print the digest of a manifest or index (a HEAD request).
+    Digest(digest::Args),
+    /// Print the image configuration of an image (of --platform, for an index).
+    Config(config::Args),
+    /// Download one blob, verified, to stdout or a file.
+    Blob(blob::Args),
+    /// List the manifests that refer to a manifest (signatures, SBOMs, …).
+    Referrers(referrers::Args),
+    /// List a registry's repositories, one per line.
+    Catalog(catalog::Args),
+    /// Print a shell completion script.
+    Completions(completions::Args),
     /// Serve OCI image layout directories over HTTP as a pull-only registry.
     Serve(serve::Args),
 }
@@ -49,6 +67,12 @@ fn main() -> ExitCode {
             Command::Pull(args) => pull::run(args).await,
             Command::Inspect(args) => inspect::run(args).await,
             Command::Tags(args) => tags::run(args).await,
+            Command::Digest(args) => digest::run(args).await,
+            Command::Config(args) => config::run(args).await,
+            Command::Blob(args) => blob::run(args).await,
+            Command::Referrers(args) => referrers::run(args).await,
+            Command::Catalog(args) => catalog::run(args).await,
+            Command::Completions(args) => completions::run(args),
             Command::Serve(args) => serve::run(args).await,
         }
     });

@@ -20,7 +20,7 @@ use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, Prog
 use ocipull_client::{DEFAULT_JOBS, Platforms, PullEvent, PullOptions};
 use ocipull_spec::{Digest, Platform, Reference};
 
-use crate::connect::{ConnectArgs, Failure, fail, parse_reference};
+use crate::connect::{ConnectArgs, Failure, fail, fail_for, parse_reference, print_json};
 use crate::mirrors::{MirrorArgs, registries_for};
 
 /// Arguments of `ocipull pull`.
@@ -36,6 +36,18 @@ pub struct Args {
     /// Pull the whole index with the images of every platform.
     #[arg(long)]
     all_platforms: bool,
+    /// Pull a single-platform image even when its config declares another platform than
+    /// --platform (without it, such an image is refused, as docker and podman do).
+    #[arg(long)]
+    any_platform: bool,
+    /// Convert Docker schema 2 manifests and manifest lists to OCI media types, for
+    /// tools that read only OCI layouts (skopeo, podman and umoci `oci:`). Manifests get
+    /// new digests; blobs are unchanged.
+    #[arg(long)]
+    convert_to_oci: bool,
+    /// Print the report as one line of JSON on stdout (progress stays on stderr).
+    #[arg(long)]
+    json: bool,
     /// How many blobs to download at once.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_JOBS)]
     jobs: usize,
@@ -79,6 +91,9 @@ pub async fn run(args: Args) -> crate::CmdResult {
     let targets = targets(&args)?;
     let references: Vec<Reference> = targets.iter().map(|(r, _)| r.clone()).collect();
     let registries = registries_for(&args.connect, &args.mirrors, &references)?;
+    // Without --platform the host's platform is a preference, not a demand: a
+    // single-platform image for another one is pulled with a warning (docker's behaviour).
+    let any_platform = args.any_platform || args.platform.is_none();
     let platforms = match (&args.platform, args.all_platforms) {
         (_, true) => Platforms::All,
         (Some(p), false) => Platforms::One(p.clone()),
@@ -96,10 +111,25 @@ pub async fn run(args: Args) -> crate::CmdResult {
         let reporter = progress.clone();
         let options = PullOptions::new(platforms.clone())
             .jobs(args.jobs)
+            .any_platform(any_platform)
+            .convert_to_oci(args.convert_to_oci)
             .events(move |e| reporter.event(e));
         let result = client.pull(reference, dir, &options).await;
         progress.finish();
-        let report = result.map_err(fail)?;
+        let report = result.map_err(|e| fail_for(&reference.to_string(), e))?;
+        if let (Platforms::One(wanted), Some(actual)) = (&platforms, &report.platform) {
+            if !wanted.matches(actual) {
+                eprintln!(
+                    "warning: the image is for {actual}, not this machine's {wanted}; pulled anyway"
+                );
+            }
+        }
+        for c in &report.conversions {
+            eprintln!(
+                "converted {} ({}) to {} ({})",
+                c.from.digest, c.from.media_type, c.to.digest, c.to.media_type
+            );
+        }
         eprintln!(
             "Downloaded {} blob(s) ({}), {} already present; {} manifest(s) written",
             report.blobs_downloaded,
@@ -109,6 +139,35 @@ pub async fn run(args: Args) -> crate::CmdResult {
         );
         for (endpoint, count) in per_endpoint(&report.blob_endpoints) {
             eprintln!("{count} blob(s) from {endpoint}");
+        }
+        if args.json {
+            // One line of JSON per reference, in order.
+            let conversions: Vec<serde_json::Value> = report
+                .conversions
+                .iter()
+                .map(|c| serde_json::json!({ "from": c.from, "to": c.to }))
+                .collect();
+            let endpoints = |list: &[(Digest, String)]| -> Vec<serde_json::Value> {
+                list.iter()
+                    .map(|(d, e)| serde_json::json!({ "digest": d.to_string(), "endpoint": e }))
+                    .collect()
+            };
+            print_json(&serde_json::json!({
+                "reference": reference.to_string(),
+                "layout": dir.display().to_string(),
+                "digest": report.digest().to_string(),
+                "root": report.root,
+                "entry": report.entry,
+                "platform": report.platform.as_ref().map(ToString::to_string),
+                "manifests": report.manifests,
+                "blobsDownloaded": report.blobs_downloaded,
+                "blobsSkipped": report.blobs_skipped,
+                "bytesDownloaded": report.bytes_downloaded,
+                "conversions": conversions,
+                "manifestEndpoints": endpoints(&report.manifest_endpoints),
+                "blobEndpoints": endpoints(&report.blob_endpoints),
+            }))?;
+            continue;
         }
         println!("Digest: {}", report.digest());
     }
@@ -286,6 +345,11 @@ impl Progress {
                     .map_or_else(|| "manifest".to_owned(), |d| format!("blob {}", short(d)));
                 self.line(format!("{what}: skipping {endpoint}: {reason}"));
             }
+            PullEvent::Converted { from, to } => self.line(format!(
+                "manifest {} converted to OCI: {}",
+                short(&from.digest),
+                short(&to.digest)
+            )),
             PullEvent::RateLimit { limit, remaining } => {
                 self.line(format!("rate limit: {remaining} of {limit} remaining"));
             }
@@ -338,6 +402,9 @@ mod tests {
         Args {
             platform: platform.map(|p| p.parse().unwrap()),
             all_platforms: all,
+            any_platform: false,
+            convert_to_oci: false,
+            json: false,
             jobs: 2,
             connect: ConnectArgs {
                 // The test registry is plain HTTP on 127.0.0.1: found without the flag.

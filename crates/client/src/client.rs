@@ -169,7 +169,13 @@ impl Client {
         let method = request.method().clone();
         let uri = request.uri().clone();
         tracing::debug!(%method, url = %RedactedUrl::from(&uri), "request");
-        let response = self.inner.service.clone().oneshot(request).await?;
+        let response = self
+            .inner
+            .service
+            .clone()
+            .oneshot(request)
+            .await
+            .map_err(crate::stack::scheme_hint)?;
         if let Some(observer) = observer {
             observer.response(response.headers());
         }
@@ -186,6 +192,8 @@ impl Client {
             url: &url,
             stall: self.inner.stall,
         };
-        Err(status_error(response, self.inner.limits.error_body, &source).await)
+        Err(crate::stack::scheme_hint(
+            status_error(response, self.inner.limits.error_body, &source).await,
+        ))
     }
 }

@@ -258,6 +258,58 @@ pub enum Error {
         available: Vec<Platform>,
     },
 
+    /// A single image manifest's config declares another platform than the one asked
+    /// for (what Docker and podman refuse too). Pull it anyway with
+    /// [`PullOptions::any_platform`](crate::PullOptions::any_platform).
+    #[error(
+        "{repository}: image {digest} is for {actual}, not {wanted}; name an image for {wanted}, or accept any platform (PullOptions::any_platform; ocipull: --any-platform)"
+    )]
+    PlatformMismatch {
+        /// The repository.
+        repository: Repository,
+        /// The image manifest's digest.
+        digest: Digest,
+        /// The platform asked for.
+        wanted: Box<Platform>,
+        /// The platform its config declares.
+        actual: Box<Platform>,
+    },
+
+    /// The registry answered the TLS handshake in plain HTTP: it speaks plain HTTP, not
+    /// HTTPS (only loopback registries are moved to plain HTTP by themselves, see
+    /// [`Scheme::Auto`](crate::Scheme::Auto)).
+    #[error(
+        "{url}: the registry speaks plain HTTP, not HTTPS; if the network to it is trusted, use plain HTTP (Scheme::Http; ocipull: --insecure-http)"
+    )]
+    PlainHttpServer {
+        /// The request URL.
+        url: RedactedUrl,
+    },
+
+    /// The registry answered a plain HTTP request with TLS (or with a "plain HTTP request
+    /// to an HTTPS port" error): it speaks HTTPS.
+    #[error(
+        "{url}: the registry speaks HTTPS, not plain HTTP; use HTTPS (Scheme::Auto or Scheme::Https; ocipull: drop --insecure-http)"
+    )]
+    TlsServer {
+        /// The request URL.
+        url: RedactedUrl,
+    },
+
+    /// [`PullOptions::convert_to_oci`](crate::PullOptions::convert_to_oci) met a media
+    /// type with no OCI counterpart. Nothing was written; pull without conversion.
+    #[error(
+        "{repository}: cannot convert {digest} to OCI media types: {reason}; pull it without conversion"
+    )]
+    Conversion {
+        /// The repository.
+        repository: Repository,
+        /// The manifest being converted.
+        digest: Digest,
+        /// What has no OCI counterpart.
+        reason: String,
+    },
+
     /// Writing the image layout failed.
     #[error("writing the image layout: {0}")]
     Layout(#[from] LayoutError),

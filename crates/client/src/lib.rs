@@ -92,8 +92,10 @@ pub use classify::{Class, classify, classify_status};
 pub use client::{Client, Scheme};
 pub use error::{BoxError, ConfigError, DigestSubject, Error, HttpError};
 pub use manifest_ref::ManifestRef;
-pub use ops::{BlobStream, NextPage, TagPage};
-pub use pull::{DEFAULT_JOBS, EventHandler, Platforms, PullEvent, PullOptions, PullReport};
+pub use ops::{BlobStream, CatalogPage, NextPage, TagPage};
+pub use pull::{
+    Conversion, DEFAULT_JOBS, EventHandler, Platforms, PullEvent, PullOptions, PullReport,
+};
 pub use redact::RedactedUrl;
 pub use registries::{Registries, RegistriesBuilder, RegistrySettings};
 pub use transport::{BoxTransport, ProxyError, RequestBody, ResponseBody};

@@ -116,6 +116,52 @@ pub(crate) fn is_plain_http_answer(error: &Error) -> bool {
     false
 }
 
+/// Whether a connection error on a plain-HTTP request says the server answered in TLS:
+/// hyper then cannot parse the answer as an HTTP response (a TLS record starts with a
+/// content-type byte such as 0x15, not `HTTP/`).
+pub(crate) fn is_tls_answer(error: &Error) -> bool {
+    #[cfg(feature = "hyper")]
+    if let Error::Connection { url, source, .. } = error {
+        return url.as_str().starts_with("http://")
+            && crate::classify::find_in_chain::<hyper::Error>(source.as_ref())
+                .is_some_and(hyper::Error::is_parse);
+    }
+    let _ = error;
+    false
+}
+
+/// What the body of a `400` says when an HTTPS server got a plain HTTP request (Go's
+/// `net/http`, nginx).
+const HTTPS_PORT_ANSWERS: [&str; 2] = [
+    "HTTP request to an HTTPS server",
+    "plain HTTP request was sent to HTTPS port",
+];
+
+/// An error that says the registry speaks the other scheme, rewritten to say so and what
+/// to do; any other error unchanged.
+pub(crate) fn scheme_hint(error: Error) -> Error {
+    if is_plain_http_answer(&error) {
+        if let Error::Connection { url, .. } = error {
+            return Error::PlainHttpServer { url };
+        }
+    }
+    if is_tls_answer(&error) {
+        if let Error::Connection { url, .. } = error {
+            return Error::TlsServer { url };
+        }
+    }
+    if let Error::Status(e) = &error {
+        let body = String::from_utf8_lossy(&e.body);
+        if e.status == http::StatusCode::BAD_REQUEST
+            && e.url.as_str().starts_with("http://")
+            && HTTPS_PORT_ANSWERS.iter().any(|a| body.contains(a))
+        {
+            return Error::TlsServer { url: e.url.clone() };
+        }
+    }
+    error
+}
+
 /// The loopback fallback layer (see [`SchemeState`]).
 #[derive(Clone)]
 struct Fallback<S> {
@@ -456,5 +502,63 @@ mod stack_tests {
             .await
             .unwrap_err();
         assert!(!matches!(err, Error::WrongTarget { .. }), "{err:?}");
+    }
+}
+
+#[cfg(all(test, feature = "rustls"))]
+mod scheme_hint_tests {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    use crate::{Client, Error, Scheme};
+
+    /// A one-connection server on loopback answering whatever arrives with `answer`.
+    async fn answering(answer: &'static [u8]) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = socket.read(&mut buf).await;
+                let _ = socket.write_all(answer).await;
+                let _ = socket.shutdown().await;
+            }
+        });
+        addr.to_string()
+    }
+
+    fn client(host: &str, scheme: Scheme) -> Client {
+        Client::builder(host, "a/b".parse().unwrap())
+            .scheme(scheme)
+            .no_retries()
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn https_to_a_plain_http_server_says_so_and_what_to_do() {
+        let host = answering(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n").await;
+        let err = client(&host, Scheme::Https).tags().await.unwrap_err();
+        assert!(matches!(err, Error::PlainHttpServer { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains("speaks plain HTTP") && text.contains("--insecure-http"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn plain_http_to_a_tls_server_says_so_and_what_to_do() {
+        // A TLS alert record (content type 21, TLS 1.2, length 2: fatal, decode_error).
+        let host = answering(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32]).await;
+        let err = client(&host, Scheme::Http).tags().await.unwrap_err();
+        assert!(matches!(err, Error::TlsServer { .. }), "{err:?}");
+        assert!(err.to_string().contains("drop --insecure-http"), "{err}");
+        // Go's and nginx's answer to plain HTTP on an HTTPS port.
+        let host = answering(
+            b"HTTP/1.0 400 Bad Request\r\ncontent-length: 48\r\n\r\nClient sent an HTTP request to an HTTPS server.\n",
+        )
+        .await;
+        let err = client(&host, Scheme::Http).tags().await.unwrap_err();
+        assert!(matches!(err, Error::TlsServer { .. }), "{err:?}");
     }
 }

@@ -73,7 +73,7 @@ mod tls;
 pub use body::{Body, BoxError, ConnectionCut};
 pub use content::Content;
 pub use error::AddError;
-pub use layout::LayoutSummary;
+pub use layout::{LayoutSummary, MissingContent};
 pub use net::TestServer;
 pub use server::ShapingOff;
 pub use server::{CdnOrigin, Server, ServerBuilder};

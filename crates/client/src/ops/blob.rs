@@ -90,6 +90,34 @@ impl Client {
         self.blob_inner(descriptor, 0, true, None).await
     }
 
+    /// The descriptor of the blob `digest` names, from a `HEAD` request (distribution-spec
+    /// "Checking if content exists in the registry"): its size from `Content-Length`, its
+    /// media type from `Content-Type` (`application/octet-stream` when there is none).
+    /// Pass it to [`Client::blob`], which verifies size and digest as it streams.
+    pub async fn blob_head(&self, digest: &ocipull_spec::Digest) -> Result<Descriptor, Error> {
+        let uri = self.url(&format!("blobs/{digest}"))?;
+        self.retrier(None)
+            .run(|| async {
+                let request = self
+                    .request(Method::HEAD, uri.clone())
+                    .body(RequestBody::default())
+                    .map_err(|e| self.bad_request(e))?;
+                let response = self.send(request, None).await?;
+                let url = final_url(&response, &uri);
+                let headers = response.headers();
+                let size = content_length(headers).ok_or_else(|| Error::InvalidResponse {
+                    url: url.clone(),
+                    reason: "the blob HEAD answer has no Content-Length".to_owned(),
+                })?;
+                let media_type = headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("application/octet-stream");
+                Ok(Descriptor::new(media_type, digest.clone(), size))
+            })
+            .await
+    }
+
     /// Streams the blob from byte `offset` on, e.g. to continue a download kept on disk.
     ///
     /// Only the size is checked: the digest covers bytes this stream never sees, so the

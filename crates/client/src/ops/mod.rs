@@ -1,6 +1,7 @@
-//! The operations: manifests, blobs, tags, referrers.
+//! The operations: manifests, blobs, tags, referrers, the catalog.
 
 pub(crate) mod blob;
+mod catalog;
 mod document;
 mod link;
 pub(crate) mod manifest;
@@ -8,4 +9,5 @@ mod referrers;
 mod tags;
 
 pub use blob::BlobStream;
+pub use catalog::CatalogPage;
 pub use tags::{NextPage, TagPage};

@@ -30,7 +30,7 @@ pub struct TagPage {
 /// resolved and checked to stay on the registry's origin. Pass it to
 /// [`Client::tags_next_page`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NextPage(Uri);
+pub struct NextPage(pub(crate) Uri);
 
 impl NextPage {
     /// The page's URL, redacted for display.

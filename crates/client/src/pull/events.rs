@@ -92,6 +92,15 @@ pub enum PullEvent {
         /// Why (the error, URLs redacted).
         reason: String,
     },
+    /// A manifest was converted to OCI media types
+    /// ([`PullOptions::convert_to_oci`](crate::PullOptions::convert_to_oci)): the layout
+    /// holds `to` instead of `from`.
+    Converted {
+        /// The manifest as the registry has it.
+        from: Box<Descriptor>,
+        /// The manifest as written, with its new digest.
+        to: Box<Descriptor>,
+    },
     /// The registry's rate-limit headers (`ratelimit-limit`, `ratelimit-remaining`, as
     /// Docker Hub sends them), reported when they change.
     RateLimit {

@@ -103,9 +103,8 @@ async fn fetch_one(
     cancel: &CancellationToken,
 ) -> Result<Fetched, Error> {
     let writer = &settings.writer;
-    if writer.has_blob(descriptor)
-        && (!settings.verify_existing || writer.verify_blob(descriptor).await.is_ok())
-    {
+    let present = writer.has_blob(descriptor);
+    if present && (!settings.verify_existing || writer.verify_blob(descriptor).await.is_ok()) {
         settings.events.emit(PullEvent::BlobSkipped {
             digest: descriptor.digest.clone(),
             size: descriptor.size,
@@ -129,6 +128,18 @@ async fn fetch_one(
     };
     loop {
         let mut partial = writer.partial(descriptor).await?;
+        if !present && writer.has_blob(descriptor) {
+            // Another pull into this layout held the partial file and finished the blob.
+            partial.discard().await;
+            settings.events.emit(PullEvent::BlobSkipped {
+                digest: descriptor.digest.clone(),
+                size: descriptor.size,
+            });
+            return Ok(Fetched {
+                skipped: 1,
+                ..Fetched::default()
+            });
+        }
         let offset = partial.offset();
         settings.events.emit(PullEvent::BlobStarted {
             digest: descriptor.digest.clone(),

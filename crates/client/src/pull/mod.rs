@@ -10,6 +10,7 @@
 //! a manifest whose blobs are missing. Partial downloads wait outside `blobs/`; running the
 //! same pull again continues each with `Range` from where it stopped.
 
+mod convert;
 mod events;
 mod fetch;
 mod plan;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 use ocipull_spec::layout::{LayoutError, LayoutWriter};
 use ocipull_spec::{Descriptor, Digest, Platform, Reference};
 
+pub use convert::Conversion;
 pub use events::{EventHandler, PullEvent};
 
 use crate::{Client, Error, ManifestRef};
@@ -64,6 +66,8 @@ pub struct PullOptions {
     events: Option<EventHandler>,
     verify_existing: bool,
     ref_name: Option<Option<String>>,
+    any_platform: bool,
+    convert_to_oci: bool,
 }
 
 impl std::fmt::Debug for PullOptions {
@@ -74,6 +78,8 @@ impl std::fmt::Debug for PullOptions {
             .field("events", &self.events.is_some())
             .field("verify_existing", &self.verify_existing)
             .field("ref_name", &self.ref_name)
+            .field("any_platform", &self.any_platform)
+            .field("convert_to_oci", &self.convert_to_oci)
             .finish()
     }
 }
@@ -93,6 +99,8 @@ impl PullOptions {
             events: None,
             verify_existing: true,
             ref_name: None,
+            any_platform: false,
+            convert_to_oci: false,
         }
     }
 
@@ -119,6 +127,32 @@ impl PullOptions {
     /// ever renames verified blobs into place).
     pub fn verify_existing(mut self, verify: bool) -> Self {
         self.verify_existing = verify;
+        self
+    }
+
+    /// Whether a single image manifest is pulled whatever platform its config declares.
+    /// Default is no: with [`Platforms::One`], the client reads the image's config
+    /// (image-spec "Image Configuration": `os`, `architecture`, `variant`) and refuses an
+    /// image for another platform with [`Error::PlatformMismatch`], as Docker and podman
+    /// do. (An index is always matched by its entries' platforms.)
+    pub fn any_platform(mut self, any: bool) -> Self {
+        self.any_platform = any;
+        self
+    }
+
+    /// Whether Docker schema 2 manifests and manifest lists are converted to OCI media
+    /// types in the layout. Default is no: the layout holds the registry's manifests byte
+    /// for byte, with their digests.
+    ///
+    /// Converted manifests are new documents with new digests (the
+    /// [`PullReport::conversions`] and [`PullEvent::Converted`] say old → new); configs and
+    /// layers keep their bytes and digests, their descriptors get the OCI types
+    /// (`…rootfs.diff.tar.gzip` → `application/vnd.oci.image.layer.v1.tar+gzip`, foreign
+    /// layers → the image-spec's non-distributable type). Use it for tools that read only
+    /// OCI types from a layout (skopeo's, podman's and umoci's `oci:` transports). A Docker
+    /// type with no OCI counterpart is [`Error::Conversion`].
+    pub fn convert_to_oci(mut self, convert: bool) -> Self {
+        self.convert_to_oci = convert;
         self
     }
 
@@ -152,6 +186,12 @@ pub struct PullReport {
     pub manifest_endpoints: Vec<(Digest, String)>,
     /// Which endpoint served each blob downloaded (blobs already present are not listed).
     pub blob_endpoints: Vec<(Digest, String)>,
+    /// The platform the image's config declares, when the pull read it (a single image
+    /// pulled with [`Platforms::One`]).
+    pub platform: Option<Platform>,
+    /// Manifests converted to OCI media types ([`PullOptions::convert_to_oci`]), old →
+    /// new, children before the indexes listing them; empty without conversion.
+    pub conversions: Vec<Conversion>,
 }
 
 impl PullReport {
@@ -193,9 +233,53 @@ impl Client {
         let events = events::Events::new(options.events.clone());
         let manifest = ManifestRef::from(reference);
         let tag = manifest.tag().cloned();
-        let plan = plan::plan(self, &manifest, &options.platforms, &events).await?;
+        let mut plan = plan::plan(
+            self,
+            &manifest,
+            &options.platforms,
+            options.any_platform,
+            dir.as_ref(),
+            &events,
+        )
+        .await?;
+        let conversions = if options.convert_to_oci {
+            convert::convert(self, &mut plan)?
+        } else {
+            Vec::new()
+        };
+        for c in &conversions {
+            events.emit(PullEvent::Converted {
+                from: Box::new(c.from.clone()),
+                to: Box::new(c.to.clone()),
+            });
+        }
         let dir = dir.as_ref().to_owned();
         let writer = Arc::new(blocking(move || LayoutWriter::create(dir)).await?);
+        // Blobs read while planning (a single image's config) go in first, as if fetched,
+        // so that an interrupted pull keeps them too.
+        let inline = std::mem::take(&mut plan.inline);
+        let inline_count = inline.len();
+        let inline_bytes: u64 = inline.iter().map(|(d, _)| d.size).sum();
+        for (d, bytes) in inline {
+            events.emit(PullEvent::BlobStarted {
+                digest: d.digest.clone(),
+                size: d.size,
+                offset: 0,
+            });
+            let w = writer.clone();
+            let desc = d.clone();
+            blocking(move || w.write_blob_bytes(&desc, &bytes)).await?;
+            if events.enabled() {
+                events.emit(PullEvent::BlobProgress {
+                    digest: d.digest.clone(),
+                    bytes: d.size,
+                });
+            }
+            events.emit(PullEvent::BlobDone {
+                digest: d.digest,
+                size: d.size,
+            });
+        }
         let fetched = fetch::fetch_all(
             fetch::FetchSettings {
                 client: self.clone(),
@@ -230,9 +314,11 @@ impl Client {
             root: plan.root,
             entry,
             manifests,
-            blobs_downloaded: fetched.downloaded,
+            blobs_downloaded: fetched.downloaded + inline_count,
             blobs_skipped: fetched.skipped,
-            bytes_downloaded: fetched.bytes,
+            bytes_downloaded: fetched.bytes + inline_bytes,
+            platform: plan.platform,
+            conversions,
         })
     }
 }

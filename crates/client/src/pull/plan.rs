@@ -2,8 +2,9 @@
 
 use std::collections::HashSet;
 
+use bytes::Bytes;
 use futures_util::{StreamExt as _, TryStreamExt as _};
-use ocipull_spec::{Descriptor, Digest, Manifest, media_type};
+use ocipull_spec::{Descriptor, Digest, ImageConfig, Manifest, Platform, media_type};
 
 use super::Platforms;
 use super::events::{Events, PullEvent};
@@ -27,6 +28,11 @@ pub(crate) struct Plan {
     pub(crate) blobs: Vec<Descriptor>,
     /// The `index.json` entry.
     pub(crate) entry: Descriptor,
+    /// Blobs already read while planning (the config of a single image), written as they
+    /// are instead of fetched again.
+    pub(crate) inline: Vec<(Descriptor, Bytes)>,
+    /// The platform the image's config declares, when it was read.
+    pub(crate) platform: Option<Platform>,
 }
 
 #[derive(Default)]
@@ -49,12 +55,39 @@ pub(crate) async fn plan(
     client: &Client,
     reference: &ManifestRef,
     platforms: &Platforms,
+    any_platform: bool,
+    layout_dir: &std::path::Path,
     events: &Events,
 ) -> Result<Plan, Error> {
     let root = read(client, reference, events).await?;
     let root_descriptor = root.descriptor();
     let mut out = Collected::default();
+    let mut inline = Vec::new();
+    let mut platform = None;
     let entry = match (&platforms, root.as_index()) {
+        (Platforms::One(wanted), None) => {
+            if let Some((config, bytes, actual)) = read_config(client, &root, layout_dir).await? {
+                if let Some(actual) = &actual {
+                    if !any_platform && !wanted.matches(actual) {
+                        return Err(Error::PlatformMismatch {
+                            repository: client.repository().clone(),
+                            digest: root.digest().clone(),
+                            wanted: Box::new(wanted.clone()),
+                            actual: Box::new(actual.clone()),
+                        });
+                    }
+                }
+                if let Some(bytes) = bytes {
+                    // Fetched now: written from memory rather than fetched again.
+                    out.seen.insert(config.digest.clone());
+                    inline.push((config, bytes));
+                }
+                platform = actual;
+            }
+            collect_image(&root, &mut out);
+            out.manifests.push(root);
+            root_descriptor.clone()
+        }
         (_, None) => {
             collect_image(&root, &mut out);
             out.manifests.push(root);
@@ -101,7 +134,59 @@ pub(crate) async fn plan(
         manifests: out.manifests,
         blobs: out.blobs,
         entry,
+        inline,
+        platform,
     })
+}
+
+/// The config of an image manifest, when it is an image config (OCI or Docker) no larger
+/// than the manifest limit (else `None`): its descriptor, bytes (verified; `None` when
+/// they are the valid copy already in the layout at `layout_dir`, which is read instead of
+/// fetched) and platform (`None` when the config does not parse or names none).
+async fn read_config(
+    client: &Client,
+    image: &Manifest,
+    layout_dir: &std::path::Path,
+) -> Result<Option<(Descriptor, Option<Bytes>, Option<Platform>)>, Error> {
+    let Some(config) = image.as_image().map(|i| i.config.clone()) else {
+        return Ok(None);
+    };
+    let is_image_config = config.media_type == media_type::OCI_IMAGE_CONFIG
+        || config.media_type == media_type::DOCKER_CONFIG;
+    if !is_image_config || config.size > client.inner.limits.manifest {
+        return Ok(None);
+    }
+    let on_disk = tokio::fs::read(ocipull_spec::layout::blob_path(layout_dir, &config.digest))
+        .await
+        .ok()
+        .filter(|b| {
+            let mut verifier = config.digest.verifier();
+            verifier.update(b);
+            b.len() as u64 == config.size && verifier.finish().is_ok()
+        });
+    let from_disk = on_disk.is_some();
+    let bytes = match on_disk {
+        Some(bytes) => bytes,
+        None => {
+            let mut stream = client.blob(&config).await?;
+            let mut bytes = Vec::with_capacity(config.size as usize);
+            while let Some(chunk) = stream.next().await {
+                bytes.extend_from_slice(&chunk?);
+            }
+            bytes
+        }
+    };
+    let platform = match ImageConfig::from_bytes(&bytes) {
+        Ok(parsed) if !parsed.os.is_empty() && !parsed.architecture.is_empty() => {
+            Some(parsed.platform())
+        }
+        Ok(_) | Err(_) => {
+            tracing::debug!(digest = %config.digest, "the image config names no platform");
+            None
+        }
+    };
+    let fetched = (!from_disk).then(|| Bytes::from(bytes));
+    Ok(Some((config, fetched, platform)))
 }
 
 async fn read(

@@ -22,6 +22,12 @@ use crate::Digest;
 /// Keys").
 pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
 
+/// The lock file [`LayoutWriter`] keeps in a layout it writes: an empty file that writers
+/// hold an exclusive OS lock on while they change `index.json`. Readers need not know it:
+/// the image-spec defines only `oci-layout`, `index.json` and `blobs/`, and tools that read
+/// layouts (skopeo, umoci, containerd) ignore other files at the top.
+pub const LOCK_FILE: &str = ".ocipull.lock";
+
 /// The layout version this crate reads and writes.
 pub const LAYOUT_VERSION: &str = "1.0.0";
 

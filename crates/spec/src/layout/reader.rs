@@ -119,7 +119,7 @@ fn missing(err: LayoutError, descriptor: &Descriptor, path: &Path) -> LayoutErro
     }
 }
 
-fn check_layout_file(path: &Path) -> Result<(), LayoutError> {
+pub(super) fn check_layout_file(path: &Path) -> Result<(), LayoutError> {
     let not_layout = |reason: String| LayoutError::NotALayout {
         path: path.to_owned(),
         reason,
@@ -142,7 +142,7 @@ fn check_layout_file(path: &Path) -> Result<(), LayoutError> {
 }
 
 /// Reads a small JSON file, refusing one over [`MAX_LAYOUT_MANIFEST_SIZE`] without reading it.
-fn read_limited(path: &Path) -> Result<Vec<u8>, LayoutError> {
+pub(super) fn read_limited(path: &Path) -> Result<Vec<u8>, LayoutError> {
     let file = std::fs::File::open(path).map_err(LayoutError::io(path))?;
     let size = file.metadata().map_err(LayoutError::io(path))?.len();
     if size > MAX_LAYOUT_MANIFEST_SIZE {

@@ -4,8 +4,11 @@ use std::sync::Mutex;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
 
-use super::{ANNOTATION_REF_NAME, LAYOUT_VERSION, LayoutError, LayoutReader, blob_path};
-use crate::{Descriptor, DigestVerifier, ImageIndex};
+use super::{
+    ANNOTATION_REF_NAME, LAYOUT_VERSION, LOCK_FILE, LayoutError, MAX_LAYOUT_MANIFEST_SIZE,
+    blob_path,
+};
+use crate::{Descriptor, DigestVerifier, ImageIndex, Manifest, media_type};
 
 /// Where partially downloaded blobs wait, relative to the layout directory. It is outside
 /// `blobs/` so that nothing unverified is ever visible as a blob.
@@ -15,11 +18,33 @@ const PARTIAL_DIR: &str = ".ocipull-partial";
 /// blocking-pool hops per megabyte low.
 const WRITE_BUFFER: usize = 1 << 20;
 
-/// Writes an OCI image layout: verified blobs, then `index.json`.
+/// How long a writer waits before trying again for a partial file another writer holds.
+const PARTIAL_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Writes an OCI image layout (image-spec "OCI Image Layout Specification"): verified
+/// blobs, then `index.json`.
 ///
 /// Every file appears atomically: content goes to a temporary file in the layout, is
 /// verified against its descriptor, flushed to disk (`fsync`), and only then renamed into
 /// place. A failed or interrupted write leaves no unverified blob behind.
+///
+/// # File modes
+///
+/// Every file gets the mode any program's new file would get: `0666` less the process's
+/// umask (`0644` under the usual umask 022), and directories `0777` less the umask. The
+/// temporary files are opened with mode `0666`, which the kernel narrows by the umask as
+/// it does for every `open`; the mode survives the rename. So the umask is never read (and
+/// never changed), and a layout pulled by one user can be read by another, as skopeo,
+/// podman or umoci run as a different user expect.
+///
+/// # Sharing a layout
+///
+/// Several writers (threads or processes) may write one layout at once. `index.json` is
+/// changed only under an exclusive OS file lock on [`LOCK_FILE`](super::LOCK_FILE) in the
+/// layout: each change re-reads the file under the lock, merges its entry, and writes the
+/// result atomically, so no writer's entry is lost. The OS releases the lock when the
+/// process exits, even when it is killed. A partial download is locked the same way, so
+/// only one writer appends to it; another waits, then finds the blob in place.
 ///
 /// ```
 /// use ocipull_spec::{Descriptor, Digest, layout::{LayoutReader, LayoutWriter}};
@@ -44,24 +69,30 @@ pub struct LayoutWriter {
 impl LayoutWriter {
     /// Opens the layout at `dir` for writing, creating the directory, `oci-layout` and an
     /// empty index when they do not exist. An existing layout keeps its `index.json` entries.
+    ///
+    /// The check and the creation happen under the layout's lock, so two writers creating
+    /// one layout at once never overwrite each other's `index.json`.
     pub fn create(dir: impl AsRef<Path>) -> Result<LayoutWriter, LayoutError> {
         let dir = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(dir.join("blobs")).map_err(LayoutError::io(&dir))?;
-        let index = if dir.join("oci-layout").exists() && dir.join("index.json").exists() {
-            LayoutReader::open(&dir)?.index().clone()
-        } else {
+        let _lock = lock_layout(&dir)?;
+        if !dir.join("oci-layout").exists() {
             let layout = format!("{{\"imageLayoutVersion\":\"{LAYOUT_VERSION}\"}}");
             write_atomically(&dir, "oci-layout", layout.as_bytes())?;
-            ImageIndex::empty()
+        }
+        super::reader::check_layout_file(&dir.join("oci-layout"))?;
+        let index = match read_index(&dir)? {
+            Some(index) => index,
+            None => {
+                let index = ImageIndex::empty();
+                write_index_file(&dir, &index)?;
+                index
+            }
         };
-        let writer = LayoutWriter {
+        Ok(LayoutWriter {
             dir,
             index: Mutex::new(index),
-        };
-        if !writer.dir.join("index.json").exists() {
-            writer.write_index()?;
-        }
-        Ok(writer)
+        })
     }
 
     /// The layout's directory.
@@ -134,23 +165,23 @@ impl LayoutWriter {
     /// Opens (or resumes) the partial download of a blob.
     ///
     /// Bytes kept from an earlier, interrupted download are hashed again, so
-    /// [`PartialBlob::offset`] says where to resume (e.g. with an HTTP `Range`). At most one
-    /// writer should hold the partial file of a digest at a time.
+    /// [`PartialBlob::offset`] says where to resume (e.g. with an HTTP `Range`).
+    ///
+    /// The partial file of a digest belongs to one writer at a time: it is held with an
+    /// exclusive OS file lock until the [`PartialBlob`] is committed, discarded or dropped.
+    /// While another writer (in this process or another) holds it, this waits; the blob
+    /// may then be in place already (see [`LayoutWriter::has_blob`]), and the partial file
+    /// returned is a fresh, empty one.
     pub async fn partial(&self, descriptor: &Descriptor) -> Result<PartialBlob, LayoutError> {
         let dir = self.dir.join(PARTIAL_DIR);
-        tokio::fs::create_dir_all(&dir)
-            .await
-            .map_err(LayoutError::io(&dir))?;
         let d = &descriptor.digest;
         let path = dir.join(format!("{}-{}", d.algorithm(), d.encoded()));
-        let mut file = tokio::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .await
-            .map_err(LayoutError::io(&path))?;
+        let mut file = loop {
+            if let Some(file) = open_partial(&dir, &path)? {
+                break tokio::fs::File::from_std(file);
+            }
+            tokio::time::sleep(PARTIAL_POLL).await;
+        };
         let mut verifier = d.verifier();
         let kept = file.metadata().await.map_err(LayoutError::io(&path))?.len();
         if kept > descriptor.size {
@@ -179,8 +210,10 @@ impl LayoutWriter {
         descriptor: &Descriptor,
         ref_name: Option<&str>,
     ) -> Result<(), LayoutError> {
+        let _lock = lock_layout(&self.dir)?;
+        // Another writer may have changed the file since: merge into what is there now.
+        let mut index = read_index(&self.dir)?.unwrap_or_else(ImageIndex::empty);
         {
-            let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
             let mut entry = descriptor.clone();
             if let Some(name) = ref_name {
                 entry
@@ -197,24 +230,116 @@ impl LayoutWriter {
                 });
             index.manifests.push(entry);
         }
-        self.write_index()
-    }
-
-    /// A copy of the index as it will be (or was) written.
-    pub fn index(&self) -> ImageIndex {
-        self.index.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    fn write_index(&self) -> Result<(), LayoutError> {
-        let json = {
-            let index = self.index.lock().unwrap_or_else(|p| p.into_inner());
-            serde_json::to_vec(&*index).expect("an index always serialises")
-        };
-        write_atomically(&self.dir, "index.json", &json)?;
+        write_index_file(&self.dir, &index)?;
+        *self.index.lock().unwrap_or_else(|p| p.into_inner()) = index;
         // The partial directory is only scaffolding; drop it once it is empty.
         let _ = std::fs::remove_dir(self.dir.join(PARTIAL_DIR));
         Ok(())
     }
+
+    /// A copy of the index as this writer last read or wrote it (other writers of the
+    /// layout may have added entries since).
+    pub fn index(&self) -> ImageIndex {
+        self.index.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// Takes the layout's exclusive lock, waiting for other writers; released when the
+/// returned file is dropped (or the process exits).
+fn lock_layout(dir: &Path) -> Result<std::fs::File, LayoutError> {
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(LayoutError::io(&path))?;
+    fs4::FileExt::lock(&file).map_err(LayoutError::io(&path))?;
+    Ok(file)
+}
+
+/// `index.json` as it is on disk now, or `None` when there is none.
+fn read_index(dir: &Path) -> Result<Option<ImageIndex>, LayoutError> {
+    let path = dir.join("index.json");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let bytes = super::reader::read_limited(&path)?;
+    let manifest =
+        Manifest::from_bytes(bytes, Some(media_type::OCI_IMAGE_INDEX), None).map_err(|source| {
+            LayoutError::InvalidManifest {
+                path: path.clone(),
+                source,
+            }
+        })?;
+    match manifest.as_index() {
+        Some(index) => Ok(Some(index.clone())),
+        None => Err(LayoutError::NotALayout {
+            path,
+            reason: "index.json is not an image index".to_owned(),
+        }),
+    }
+}
+
+fn write_index_file(dir: &Path, index: &ImageIndex) -> Result<(), LayoutError> {
+    // An ImageIndex is plain data with string keys: serialising it cannot fail.
+    let json = serde_json::to_vec(index).map_err(|e| LayoutError::Io {
+        path: dir.join("index.json"),
+        source: std::io::Error::other(e),
+    })?;
+    debug_assert!(json.len() as u64 <= MAX_LAYOUT_MANIFEST_SIZE);
+    write_atomically(dir, "index.json", &json)
+}
+
+/// Opens and locks the partial file at `path`: `None` while another writer holds it.
+///
+/// After the lock is taken, the file must still be the one at `path`: a writer that held
+/// it may have renamed it into `blobs/` (or deleted it) meanwhile, and bytes appended to
+/// that file would go to a finished blob. Then the file is opened anew.
+fn open_partial(dir: &Path, path: &Path) -> Result<Option<std::fs::File>, LayoutError> {
+    for _ in 0..8 {
+        // Another writer drops the (empty) partial directory when it finishes a pull.
+        std::fs::create_dir_all(dir).map_err(LayoutError::io(dir))?;
+        let file = match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+        {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(LayoutError::io(path)(e)),
+        };
+        match fs4::FileExt::try_lock(&file) {
+            Ok(()) => {}
+            Err(fs4::TryLockError::WouldBlock) => return Ok(None),
+            Err(fs4::TryLockError::Error(e)) => return Err(LayoutError::io(path)(e)),
+        }
+        if same_file(&file, path) {
+            return Ok(Some(file));
+        }
+    }
+    // Renamed away eight times in a row: let the caller wait and try again.
+    Ok(None)
+}
+
+/// Whether `file` is still the file at `path`.
+#[cfg(unix)]
+fn same_file(file: &std::fs::File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Whether `file` is still the file at `path` (elsewhere a file that is open cannot be
+/// renamed, so it always is).
+#[cfg(not(unix))]
+fn same_file(_file: &std::fs::File, path: &Path) -> bool {
+    path.exists()
 }
 
 /// A blob being downloaded into a layout; see [`LayoutWriter::partial`].
@@ -275,7 +400,8 @@ impl PartialBlob {
         }
         let file = self.file.into_inner();
         file.sync_all().await.map_err(LayoutError::io(&self.path))?;
-        drop(file);
+        // The file stays open (and locked) until it is renamed: a writer waiting for the
+        // lock must not find it still at the partial path.
         let parent = self
             .final_path
             .parent()
@@ -287,13 +413,14 @@ impl PartialBlob {
         tokio::fs::rename(&self.path, &self.final_path)
             .await
             .map_err(LayoutError::io(&self.final_path))?;
+        drop(file);
         sync_dir(&parent)
     }
 
     /// Deletes the partial file.
     pub async fn discard(self) {
-        drop(self.file);
         let _ = tokio::fs::remove_file(&self.path).await;
+        drop(self.file);
     }
 }
 
@@ -326,10 +453,16 @@ async fn hash_into(
 /// Writes `dir/name` through a temporary file in `dir`, fsynced before the rename.
 fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), LayoutError> {
     let target = dir.join(name);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .map_err(LayoutError::io(dir))?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".tmp-");
+    // The mode of any new file: 0666 narrowed by the umask (see "File modes" above);
+    // tempfile's own default is 0600, which the rename would keep.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder.tempfile_in(dir).map_err(LayoutError::io(dir))?;
     tmp.write_all(bytes).map_err(LayoutError::io(tmp.path()))?;
     tmp.as_file()
         .sync_all()
@@ -352,6 +485,7 @@ fn sync_dir(dir: &Path) -> Result<(), LayoutError> {
 mod tests {
     use super::*;
     use crate::Digest;
+    use crate::layout::LayoutReader;
 
     fn desc(data: &[u8]) -> Descriptor {
         Descriptor::new(
