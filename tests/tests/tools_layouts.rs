@@ -123,7 +123,6 @@ fn ctr_export_of_an_image_is_served_and_pulled_back() {
 // `ocipull serve` refuses such a layout ("blob sha256:… is missing" for the
 // arm64 manifest); another change makes it serve what is present.
 #[test]
-#[ignore = "needs partial-layout serving (issue 12)"]
 fn ctr_export_of_one_platform_of_an_index_is_served_and_pulled_back() {
     let (Some(containerd), Some(skopeo)) = (containerd(), skopeo()) else {
         return;

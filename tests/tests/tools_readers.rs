@@ -5,9 +5,9 @@
 //! its mode; as another user these tests check that ocipull writes a layout
 //! others can read.
 //!
-//! Today `ocipull pull` creates `index.json`, `oci-layout` and manifests with
-//! mode 0600, so every reader fails with "permission denied" on them; the
-//! tests stay, ignored, until the modes are fixed (issue 12).
+//! The layout writer gives every file the mode a new file gets (0666 less the
+//! umask); when it wrote `index.json`, `oci-layout` and manifests 0600, every
+//! reader here failed with "permission denied".
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -75,7 +75,6 @@ fn skopeo_inspect_as(user: &str, skopeo: &Path, layout: &Path, tag: &str) -> ser
 // Fails today with "open …/oci-layout: permission denied": ocipull writes
 // the layout's files 0600.
 #[test]
-#[ignore = "layout file modes (issue 12)"]
 fn umoci_reads_and_unpacks_a_layout_ocipull_pulled() {
     let (Some(user), Some(bin)) = (user(), require(Peer::Umoci)) else {
         return;
@@ -101,7 +100,6 @@ fn umoci_reads_and_unpacks_a_layout_ocipull_pulled() {
 
 // Fails today with "open …/index.json: permission denied" (mode 0600).
 #[test]
-#[ignore = "layout file modes (issue 12)"]
 fn skopeo_inspects_a_layout_ocipull_pulled_from_distribution() {
     let (Some(user), Some(registry), Some(skopeo_bin)) =
         (user(), require(Peer::Distribution), require(Peer::Skopeo))
@@ -138,7 +136,6 @@ fn skopeo_inspects_a_layout_ocipull_pulled_from_distribution() {
 
 // Fails today with "open …/index.json: permission denied" (mode 0600).
 #[test]
-#[ignore = "layout file modes (issue 12)"]
 fn rootless_podman_pulls_a_layout_ocipull_pulled() {
     let (Some(user), Some(bin)) = (user(), require(Peer::Podman)) else {
         return;
