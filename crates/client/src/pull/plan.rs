@@ -66,7 +66,9 @@ pub(crate) async fn plan(
     let mut platform = None;
     let entry = match (&platforms, root.as_index()) {
         (Platforms::One(wanted), None) => {
-            if let Some((config, bytes, actual)) = read_config(client, &root, layout_dir).await? {
+            if let Some((config, bytes, actual)) =
+                read_config(client, &root, layout_dir, events).await?
+            {
                 if let Some(actual) = &actual {
                     if !any_platform && !wanted.matches(actual) {
                         return Err(Error::PlatformMismatch {
@@ -147,6 +149,7 @@ async fn read_config(
     client: &Client,
     image: &Manifest,
     layout_dir: &std::path::Path,
+    events: &Events,
 ) -> Result<Option<(Descriptor, Option<Bytes>, Option<Platform>)>, Error> {
     let Some(config) = image.as_image().map(|i| i.config.clone()) else {
         return Ok(None);
@@ -168,11 +171,17 @@ async fn read_config(
     let bytes = match on_disk {
         Some(bytes) => bytes,
         None => {
-            let mut stream = client.blob(&config).await?;
+            // With the pull's observer, so retries and skipped mirrors are reported too.
+            let observer = events
+                .enabled()
+                .then(|| events.observer(Some(config.digest.clone())));
+            let mut stream = client.blob_inner(&config, 0, true, observer).await?;
             let mut bytes = Vec::with_capacity(config.size as usize);
             while let Some(chunk) = stream.next().await {
                 bytes.extend_from_slice(&chunk?);
             }
+            // The report names the endpoint of every blob fetched, this one included.
+            events.served(&config.digest, stream.endpoint().to_owned(), true);
             bytes
         }
     };
