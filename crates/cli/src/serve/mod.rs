@@ -218,7 +218,8 @@ fn load(layouts: &[String]) -> Result<(Server, Vec<LayoutSummary>), ServeError> 
     load_into(Server::new(), layouts)
 }
 
-/// What is served, one line per manifest: `repo:tag  digest  media type`.
+/// What is served, one line per manifest (`repo:tag  digest  media type`), then one per
+/// item a layout names but lacks.
 fn describe(url: &str, summaries: &[LayoutSummary]) -> String {
     let mut out = format!("Serving on {url}\n");
     for s in summaries {
@@ -231,6 +232,11 @@ fn describe(url: &str, summaries: &[LayoutSummary]) -> String {
         }
         if s.entries.is_empty() {
             out.push_str(&format!("  {} (empty layout)\n", s.repository));
+        }
+        // Also warned about on stderr while loading; listed here so that what is served
+        // and what will answer 404 are in one place.
+        for m in &s.missing {
+            out.push_str(&format!("  {}: {m}\n", s.repository));
         }
     }
     out
