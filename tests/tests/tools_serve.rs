@@ -435,3 +435,78 @@ fn docker_survives_a_503_on_a_layer() {
     assert_survived(&serve, &layer);
     docker.remove_image(&reference).unwrap();
 }
+
+/// skopeo (containers/image, like podman) with everything at once: HTTPS trusting the CA
+/// through `--src-cert-dir`, token auth through `--src-creds`, and the first GET of a layer
+/// cut after 100 bytes. skopeo 1.9 reports the cut (`unexpected EOF`; its `--retry-times`
+/// does not count that error as retryable), and a second copy completes.
+#[test]
+fn skopeo_copies_over_https_with_token_auth_and_reports_a_cut_layer() {
+    let Some(bin) = require(Peer::Skopeo) else {
+        return;
+    };
+    let skopeo = ocipull_tests::Skopeo::new(bin).unwrap();
+    let image = ImageFixture::oci();
+    let layout = layout(&image);
+    let files = tempfile::tempdir().unwrap();
+    let certs = files.path().join("certs");
+    std::fs::create_dir(&certs).unwrap();
+    let ca = certs.join("ca.crt");
+    let layer = format!("/blobs/{}", image.layers[0].digest());
+    let faults = files.path().join("faults.json");
+    let json = serde_json::json!({"faults": [{
+        "path": layer, "method": "GET", "nth": 1, "faults": [{"cut_after": 100}],
+    }]});
+    std::fs::write(&faults, json.to_string()).unwrap();
+    let user = format!("{USER}:{PASSWORD}");
+    let name = "tools/skopeo-all";
+    let serve = OcipullServe::start_with(
+        &[(name, layout.path())],
+        &[
+            "--tls",
+            "--tls-ca-out",
+            ca.to_str().unwrap(),
+            "--auth",
+            "token",
+            "--user",
+            &user,
+            "--faults",
+            faults.to_str().unwrap(),
+        ],
+    )
+    .unwrap();
+    let dest = files.path().join("copied");
+    let src = format!("docker://{}:v1", serve.reference(name));
+    let dst = format!("oci:{}:v1", dest.display());
+    let cert_dir = format!("--src-cert-dir={}", certs.display());
+    let creds = format!("--src-creds={user}");
+    let err = skopeo
+        .copy(&src, &dst, &[&cert_dir, &creds])
+        .expect_err("the cut is reported");
+    assert!(err.to_string().contains("unexpected EOF"), "{err}");
+    skopeo
+        .copy(&src, &dst, &[&cert_dir, &creds])
+        .unwrap_or_else(|e| fail("second skopeo copy", e, &serve));
+    let copied = std::fs::read(
+        dest.join("blobs/sha256")
+            .join(&image.layers[0].digest()[7..]),
+    )
+    .unwrap();
+    assert_eq!(copied, image.layers[0].bytes);
+    assert_no_failed_handshakes(&serve);
+    assert_token_dance(&serve, name);
+    let gets: Vec<_> = serve
+        .requests_for(&layer, |r| {
+            r.iter().filter(|(m, _, _)| m == "GET").count() >= 2
+        })
+        .into_iter()
+        .filter(|(m, _, _)| m == "GET")
+        .collect();
+    assert!(gets.len() >= 2, "the cut GET and another: {gets:?}");
+    let cut = serve
+        .records()
+        .into_iter()
+        .find(|r| r["path"].as_str().is_some_and(|p| p.ends_with(&layer)))
+        .unwrap();
+    assert_eq!(cut["bytes_sent"], 100, "the first GET was cut: {cut}");
+}
