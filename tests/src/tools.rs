@@ -174,7 +174,7 @@ impl OcipullServe {
     }
 
     /// `(method, status, authorization)` of each request record whose path contains
-    /// `path`, once `done` holds for them or [`SERVE_START_TIMEOUT`] has passed (the
+    /// `path`, once `done` holds for them or 30 seconds have passed (the
     /// writer flushes soon after each request; a client may finish first).
     pub fn requests_for(
         &self,
