@@ -173,6 +173,21 @@ impl OcipullServe {
             .collect()
     }
 
+    /// The `--log-file` records once `done` holds for them or 30 seconds have passed.
+    pub fn records_until(
+        &self,
+        done: impl Fn(&[serde_json::Value]) -> bool,
+    ) -> Vec<serde_json::Value> {
+        let started = Instant::now();
+        loop {
+            let records = self.records();
+            if done(&records) || started.elapsed() > SERVE_START_TIMEOUT {
+                return records;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
     /// `(method, status, authorization)` of each request record whose path contains
     /// `path`, once `done` holds for them or 30 seconds have passed (the
     /// writer flushes soon after each request; a client may finish first).
