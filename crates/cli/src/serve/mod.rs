@@ -13,7 +13,8 @@
 //! (`127.0.0.1:PORT`, also with `--listen …:0`), printed once the server accepts
 //! connections; `--ready-file FILE` gets the same line, written atomically (a temporary file
 //! renamed). With `--control`, the second line is `control 127.0.0.1:PORT`. A description of
-//! what is served follows.
+//! what is served follows, then each item a layout names but lacks (also warned about once
+//! on stderr; requests for it are answered 404).
 //!
 //! Requests are logged to stderr with `tracing` (filter with `RUST_LOG`, default `info`)
 //! through a non-blocking writer; `--log-file` adds JSON lines (see [`log_file`]). Ctrl-C
