@@ -145,6 +145,17 @@ impl Dockerd {
         command::run(self.docker().args(args))
     }
 
+    /// Runs `docker <args>` with the client configuration in `config_dir` (a
+    /// `DOCKER_CONFIG` of the test's own, so that `docker login` in one test never
+    /// rewrites another's `config.json`).
+    pub fn run_with_config<S: AsRef<std::ffi::OsStr>>(
+        &self,
+        config_dir: &Path,
+        args: &[S],
+    ) -> Result<Output, CommandError> {
+        command::run(self.docker().env("DOCKER_CONFIG", config_dir).args(args))
+    }
+
     /// `docker pull <reference>`.
     pub fn pull(&self, reference: &str) -> Result<Output, CommandError> {
         self.run(&["pull", reference])

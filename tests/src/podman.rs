@@ -149,8 +149,19 @@ impl Podman {
     /// `oci:DIR:TAG`): `--tls-verify=false` when `cert_dir` is `None`,
     /// `--cert-dir` otherwise.
     pub fn pull(&self, image: &str, cert_dir: Option<&Path>) -> Result<Output, CommandError> {
+        self.pull_with(image, cert_dir, &[])
+    }
+
+    /// [`Podman::pull`] with more flags before the image, e.g. `--creds NAME:PASSWORD`.
+    pub fn pull_with(
+        &self,
+        image: &str,
+        cert_dir: Option<&Path>,
+        extra: &[&str],
+    ) -> Result<Output, CommandError> {
         let policy = self.policy_arg();
         let mut args: Vec<OsString> = vec!["pull".into(), "--quiet".into(), policy];
+        args.extend(extra.iter().map(OsString::from));
         if !image.starts_with("oci:") && !image.starts_with("oci-archive:") {
             match cert_dir {
                 Some(dir) => {

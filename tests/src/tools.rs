@@ -2,20 +2,19 @@
 //! running `ocipull serve`, the unprivileged user, unpacking tar archives.
 
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::command::{self, CommandError};
-use crate::http::raw_get;
 
 /// The system user (created by `scripts/install-peers.sh`) as which the
 /// tests run programs that read what ocipull wrote.
 pub const UNPRIVILEGED_USER: &str = "ocipull-ci";
 
-/// How long `ocipull serve` may take to answer `GET /v2/`.
+/// How long `ocipull serve` may take to write its ready file, and a log record to arrive.
 const SERVE_START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The `ocipull` binary of this workspace, built once per test process with
@@ -61,81 +60,83 @@ fn build_ocipull() -> Result<PathBuf, String> {
         .ok_or_else(|| "cargo reported no ocipull executable".to_owned())
 }
 
-/// `ocipull serve --listen 127.0.0.1:PORT --layout NAME=DIR…`, the real
-/// binary, on a free port; killed (by PID) on drop.
+/// `ocipull serve --listen 127.0.0.1:0 --layout NAME=DIR… --log-file … --ready-file …`, the
+/// real binary, on a port it picks (read from its ready file); killed (by PID) on drop.
 #[derive(Debug)]
 pub struct OcipullServe {
     child: Child,
     addr: SocketAddr,
     log: PathBuf,
+    requests: PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl OcipullServe {
-    /// Serves each `(name, dir)` layout and waits until `GET /v2/` answers.
+    /// Serves each `(name, dir)` layout and waits until it accepts connections.
     pub fn start(layouts: &[(&str, &Path)]) -> io::Result<OcipullServe> {
+        OcipullServe::start_with(layouts, &[])
+    }
+
+    /// [`OcipullServe::start`] with more flags, e.g. `--tls --tls-ca-out FILE`, `--auth
+    /// token --user NAME:PASSWORD` or `--faults FILE`.
+    pub fn start_with(layouts: &[(&str, &Path)], extra: &[&str]) -> io::Result<OcipullServe> {
         let dir = tempfile::Builder::new()
             .prefix("ocipull-serve-")
             .tempdir()?;
         let log = dir.path().join("serve.log");
-        let mut last = None;
-        for _ in 0..3 {
-            let addr = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?;
-            let mut command = Command::new(ocipull_bin());
-            command.arg("serve").arg("--listen").arg(addr.to_string());
-            for (name, layout) in layouts {
-                let mut arg = std::ffi::OsString::from(format!("{name}="));
-                arg.push(layout);
-                command.arg("--layout").arg(arg);
-            }
-            let log_file = std::fs::File::create(&log)?;
-            let mut child = command
-                .env("RUST_LOG", "info")
-                .stdin(Stdio::null())
-                .stdout(log_file.try_clone()?)
-                .stderr(log_file)
-                .spawn()?;
-            let started = Instant::now();
-            let outcome = loop {
-                if let Some(status) = child.try_wait()? {
-                    let text = std::fs::read_to_string(&log).unwrap_or_default();
-                    break Err(io::Error::other(format!(
-                        "ocipull serve exited ({status}):\n{text}"
-                    )));
-                }
-                if raw_get(addr, "/v2/", &[], None).is_ok() {
-                    break Ok(());
-                }
-                if started.elapsed() > SERVE_START_TIMEOUT {
-                    break Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!("ocipull serve did not answer on {addr}"),
-                    ));
-                }
-                std::thread::sleep(Duration::from_millis(25));
-            };
-            match outcome {
-                Ok(()) => {
-                    return Ok(OcipullServe {
-                        child,
-                        addr,
-                        log,
-                        _dir: dir,
-                    });
-                }
-                Err(error) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    let text = std::fs::read_to_string(&log).unwrap_or_default();
-                    let taken = text.contains("Address already in use");
-                    last = Some(error);
-                    if !taken {
-                        break;
-                    }
-                }
-            }
+        let requests = dir.path().join("requests.jsonl");
+        let ready = dir.path().join("ready");
+        let mut command = Command::new(ocipull_bin());
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--log-file"])
+            .arg(&requests)
+            .arg("--ready-file")
+            .arg(&ready)
+            .args(extra);
+        for (name, layout) in layouts {
+            let mut arg = std::ffi::OsString::from(format!("{name}="));
+            arg.push(layout);
+            command.arg("--layout").arg(arg);
         }
-        Err(last.expect("one attempt ran"))
+        let log_file = std::fs::File::create(&log)?;
+        let mut child = command
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file)
+            .spawn()?;
+        let started = Instant::now();
+        // The ready file appears (whole: it is renamed into place) once the server accepts
+        // connections.
+        let addr = loop {
+            if let Some(status) = child.try_wait()? {
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                return Err(io::Error::other(format!(
+                    "ocipull serve exited ({status}):\n{text}"
+                )));
+            }
+            if let Ok(text) = std::fs::read_to_string(&ready) {
+                break text.trim().parse::<SocketAddr>().map_err(|e| {
+                    io::Error::other(format!("ready file {text:?} is not an address: {e}"))
+                })?;
+            }
+            if started.elapsed() > SERVE_START_TIMEOUT {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("ocipull serve wrote no ready file within {SERVE_START_TIMEOUT:?}"),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        };
+        Ok(OcipullServe {
+            child,
+            addr,
+            log,
+            requests,
+            _dir: dir,
+        })
     }
 
     /// `127.0.0.1:PORT`.
@@ -160,6 +161,61 @@ impl OcipullServe {
             .filter(|l| l.contains(" status=5"))
             .map(str::to_owned)
             .collect()
+    }
+
+    /// The `--log-file` records so far (requests, failed TLS handshakes, malformed
+    /// requests), oldest first.
+    pub fn records(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.requests)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// The `--log-file` records once `done` holds for them or 30 seconds have passed.
+    pub fn records_until(
+        &self,
+        done: impl Fn(&[serde_json::Value]) -> bool,
+    ) -> Vec<serde_json::Value> {
+        let started = Instant::now();
+        loop {
+            let records = self.records();
+            if done(&records) || started.elapsed() > SERVE_START_TIMEOUT {
+                return records;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// `(method, status, authorization)` of each request record whose path contains
+    /// `path`, once `done` holds for them or 30 seconds have passed (the
+    /// writer flushes soon after each request; a client may finish first).
+    pub fn requests_for(
+        &self,
+        path: &str,
+        done: impl Fn(&[(String, u16, bool)]) -> bool,
+    ) -> Vec<(String, u16, bool)> {
+        let started = Instant::now();
+        loop {
+            let found: Vec<_> = self
+                .records()
+                .iter()
+                .filter(|r| r["event"] == "request")
+                .filter(|r| r["path"].as_str().is_some_and(|p| p.contains(path)))
+                .map(|r| {
+                    (
+                        r["method"].as_str().unwrap_or_default().to_owned(),
+                        r["status"].as_u64().unwrap_or_default() as u16,
+                        r["authorization"] == true,
+                    )
+                })
+                .collect();
+            if done(&found) || started.elapsed() > SERVE_START_TIMEOUT {
+                return found;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
     }
 }
 

@@ -13,7 +13,8 @@
 //! (`127.0.0.1:PORT`, also with `--listen …:0`), printed once the server accepts
 //! connections; `--ready-file FILE` gets the same line, written atomically (a temporary file
 //! renamed). With `--control`, the second line is `control 127.0.0.1:PORT`. A description of
-//! what is served follows.
+//! what is served follows, then each item a layout names but lacks (also warned about once
+//! on stderr; requests for it are answered 404).
 //!
 //! Requests are logged to stderr with `tracing` (filter with `RUST_LOG`, default `info`)
 //! through a non-blocking writer; `--log-file` adds JSON lines (see [`log_file`]). Ctrl-C
@@ -218,7 +219,8 @@ fn load(layouts: &[String]) -> Result<(Server, Vec<LayoutSummary>), ServeError> 
     load_into(Server::new(), layouts)
 }
 
-/// What is served, one line per manifest: `repo:tag  digest  media type`.
+/// What is served, one line per manifest (`repo:tag  digest  media type`), then one per
+/// item a layout names but lacks.
 fn describe(url: &str, summaries: &[LayoutSummary]) -> String {
     let mut out = format!("Serving on {url}\n");
     for s in summaries {
@@ -231,6 +233,11 @@ fn describe(url: &str, summaries: &[LayoutSummary]) -> String {
         }
         if s.entries.is_empty() {
             out.push_str(&format!("  {} (empty layout)\n", s.repository));
+        }
+        // Also warned about on stderr while loading; listed here so that what is served
+        // and what will answer 404 are in one place.
+        for m in &s.missing {
+            out.push_str(&format!("  {}: {m}\n", s.repository));
         }
     }
     out
