@@ -396,3 +396,66 @@ async fn a_relocated_upstream_does_not_get_the_registrys_credentials() {
         .unwrap();
     assert_eq!(sources(&report.blob_endpoints), vec![origin(&elsewhere); 2]);
 }
+
+/// A mirror speaking TLS with a certificate nobody here trusts.
+fn untrusted_tls(image: &Image) -> TestServer {
+    let tls = ocipull_server::Tls::generate(Vec::<String>::new()).unwrap();
+    let server = Server::builder().request_log(true).tls(tls).build();
+    add(&server, "v1", image);
+    spawn(server)
+}
+
+#[tokio::test]
+async fn skip_verify_accepts_only_that_endpoints_unknown_certificate() {
+    let img = Image::builder(79).layers_raw([4000, 700]).build();
+    let upstream = serving(&img, None);
+    let checked = untrusted_tls(&img);
+    let skipping = untrusted_tls(&img);
+    let https = |running: &TestServer| Endpoint::new(running.host()).scheme(Scheme::Https);
+    let registries = registries(
+        &upstream,
+        MirrorSet::new()
+            .mirror(https(&checked))
+            .mirror(https(&skipping).skip_verify(true)),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = Recorder::default();
+    let report = registries
+        .pull(
+            &reference(&upstream),
+            dir.path(),
+            &PullOptions::default().events(recorder.handler()),
+        )
+        .await
+        .unwrap();
+    assert_blobs_verified(dir.path());
+    let skipping_origin = format!("https://{}", skipping.host());
+    assert_eq!(sources(&report.manifest_endpoints), [skipping_origin.clone()]);
+    assert_eq!(sources(&report.blob_endpoints), vec![skipping_origin; 3]);
+    assert!(requests(&upstream).is_empty(), "{:?}", requests(&upstream));
+    // The first mirror's certificate was still checked: it failed before any request,
+    // and every item passed it over.
+    assert!(requests(&checked).is_empty(), "{:?}", requests(&checked));
+    let checked_origin = format!("https://{}", checked.host());
+    let skipped: Vec<String> = recorder
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            PullEvent::EndpointSkipped {
+                endpoint, reason, ..
+            } if endpoint == checked_origin => Some(reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(skipped.len(), 4, "{skipped:?}");
+
+    // Without skip_verify on any endpoint, the unknown certificate is refused everywhere
+    // and the upstream serves the pull.
+    let registries = registries(&upstream, MirrorSet::new().mirror(https(&skipping)));
+    let dir = tempfile::tempdir().unwrap();
+    let report = registries
+        .pull(&reference(&upstream), dir.path(), &PullOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(sources(&report.manifest_endpoints), [origin(&upstream)]);
+}

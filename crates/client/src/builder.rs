@@ -280,6 +280,17 @@ impl ClientBuilder {
         self
     }
 
+    /// Accepts any server certificate (see
+    /// [`TlsConfig::danger_accept_invalid_certificates`](crate::TlsConfig::danger_accept_invalid_certificates)
+    /// for what that gives up). Default is no. For the default transport only.
+    #[cfg(feature = "rustls")]
+    pub fn danger_accept_invalid_certificates(mut self, accept: bool) -> Self {
+        self.tls = self.tls.danger_accept_invalid_certificates(accept);
+        self.tls_settings
+            .push("danger_accept_invalid_certificates");
+        self
+    }
+
     /// The forward proxy of the default transport: [`ProxyConfig::from_env`]
     /// (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`, like curl), a
     /// [`ProxyConfig::url`], or [`ProxyConfig::none`]. Default is from the environment,

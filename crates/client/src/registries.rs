@@ -172,8 +172,9 @@ struct Inner {
     #[cfg(feature = "hyper")]
     proxy: crate::ProxyConfig,
     credential_source: Option<Arc<dyn CredentialSource>>,
-    /// Default transports by the CA bundles they trust.
-    transports: Mutex<HashMap<Vec<Vec<u8>>, BoxTransport>>,
+    /// Default transports by the CA bundles they trust and whether they check
+    /// certificates at all.
+    transports: Mutex<HashMap<(Vec<Vec<u8>>, bool), BoxTransport>>,
     /// Clients by (registry, repository, by tag): their token caches live on.
     clients: Mutex<HashMap<(String, Repository, bool), Client>>,
 }
@@ -340,10 +341,11 @@ impl Registries {
             .endpoint_credentials()
             .cloned()
             .or(settings.credentials.clone());
-        if endpoint.skip_verify_requested() {
+        let skip_verify = endpoint.skip_verify_requested();
+        if skip_verify {
             tracing::warn!(
                 %host,
-                "skip_verify is not supported: the certificate is verified (give its CA with `ca` instead)"
+                "skip_verify: this endpoint's TLS certificate is not checked"
             );
         }
         state.api_root = endpoint.api_root_path().map(str::to_owned);
@@ -361,7 +363,7 @@ impl Registries {
         cas.extend(settings.ca_certificates.iter().cloned());
         builder = match &self.inner.transport {
             Some(transport) => builder.transport(transport.clone()),
-            None => builder.transport(self.default_transport(cas)?),
+            None => builder.transport(self.default_transport(cas, skip_verify)?),
         };
         if !endpoint.headers().is_empty() {
             let headers = endpoint.headers().to_vec();
@@ -380,36 +382,51 @@ impl Registries {
         builder.build()
     }
 
-    /// The shared default transport trusting `cas` in addition to the roots.
+    /// The shared default transport trusting `cas` in addition to the roots, or any
+    /// certificate with `skip_verify`.
     ///
     /// Every default transport uses the one proxy setting of the builder, so the CA set
-    /// alone keys the cache.
+    /// and `skip_verify` alone key the cache.
     #[cfg(feature = "hyper")]
-    fn default_transport(&self, cas: Vec<Vec<u8>>) -> Result<BoxTransport, Error> {
+    fn default_transport(
+        &self,
+        cas: Vec<Vec<u8>>,
+        skip_verify: bool,
+    ) -> Result<BoxTransport, Error> {
         let mut transports = self
             .inner
             .transports
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if let Some(t) = transports.get(&cas) {
+        let key = (cas, skip_verify);
+        if let Some(t) = transports.get(&key) {
             return Ok(t.clone());
         }
         #[cfg_attr(not(feature = "rustls"), allow(unused_mut))]
         let mut tls = crate::TlsConfig::new();
         #[cfg(feature = "rustls")]
-        for pem in &cas {
-            tls = tls.ca_certificate_pem(pem.clone());
+        {
+            for pem in &key.0 {
+                tls = tls.ca_certificate_pem(pem.clone());
+            }
+            tls = tls.danger_accept_invalid_certificates(skip_verify);
         }
+        #[cfg(not(feature = "rustls"))]
+        let _ = skip_verify;
         let transport = crate::transport::boxed(crate::DefaultTransport::with_proxy(
             &tls,
             &self.inner.proxy,
         )?);
-        transports.insert(cas, transport.clone());
+        transports.insert(key, transport.clone());
         Ok(transport)
     }
 
     #[cfg(not(feature = "hyper"))]
-    fn default_transport(&self, _cas: Vec<Vec<u8>>) -> Result<BoxTransport, Error> {
+    fn default_transport(
+        &self,
+        _cas: Vec<Vec<u8>>,
+        _skip_verify: bool,
+    ) -> Result<BoxTransport, Error> {
         Err(crate::ConfigError::NoTransport.into())
     }
 }

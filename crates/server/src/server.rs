@@ -1,5 +1,8 @@
 //! The [`Server`] and its [`ServerBuilder`]: a store, the endpoints and the configured test
 //! layers (assembled in `stack.rs`), as one `tower::Service`.
+//!
+//! Longer than the other files because `ServerBuilder` is the one place every setting is
+//! named: one documented method each, with its default. The behaviour lives elsewhere.
 
 use std::convert::Infallible;
 use std::sync::Arc;

@@ -13,8 +13,8 @@
 //!
 //! Requests to a mirror carry `ns=<registry>`, as containerd sends them. `client`
 //! (TLS client certificates) is refused with a typed error: this client does not present
-//! client certificates. `dial_timeout` is accepted and not used. `skip_verify = true` is
-//! kept but not honoured (see [`Endpoint::skip_verify`]).
+//! client certificates. `dial_timeout` is accepted and not used. `skip_verify = true`
+//! turns off the certificate check for that endpoint ([`Endpoint::skip_verify`]).
 
 use std::path::Path;
 

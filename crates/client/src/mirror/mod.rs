@@ -34,7 +34,7 @@
 //! `skip_verify`, `header` and `override_path` applying to it; `[host."<url>"]` tables are
 //! the mirrors, tried in file order, each with `capabilities` (`"pull"`, `"resolve"`;
 //! default both), `ca` (a path or list of paths, relative ones from the host's
-//! directory), `skip_verify` (kept, not honoured: see [`Endpoint::skip_verify`]), `header`
+//! directory), `skip_verify` ([`Endpoint::skip_verify`]: the certificate is not checked), `header`
 //! (names to a string or list of strings) and `override_path` (the URL's path replaces
 //! `/v2`). Requests to those mirrors carry `ns=<registry>`, as containerd sends them.
 //! `client` (TLS client certificates) is refused with a typed error; `dial_timeout` is
@@ -267,9 +267,16 @@ impl Endpoint {
         self
     }
 
-    /// containerd's `skip_verify`. This client always verifies certificates: the setting is
-    /// kept so it can be reported (a warning when the endpoint is used), and an endpoint
-    /// whose certificate does not verify fails over to the next one.
+    /// containerd's `skip_verify`: this endpoint's TLS certificate is not checked (see
+    /// [`TlsConfig::danger_accept_invalid_certificates`](crate::TlsConfig::danger_accept_invalid_certificates)
+    /// for what that gives up). Default is no; using such an endpoint logs a warning.
+    /// Digests are verified as always, so a blob or manifest pulled by digest is still
+    /// exactly the one named. Giving the endpoint's CA with
+    /// [`Endpoint::ca_certificate_pem`] is better wherever it can be had.
+    ///
+    /// Only the default transport honours it: with
+    /// [`RegistriesBuilder::transport`](crate::RegistriesBuilder::transport), the given
+    /// transport decides.
     pub fn skip_verify(mut self, skip: bool) -> Endpoint {
         self.skip_verify = skip;
         self
@@ -341,8 +348,7 @@ impl Endpoint {
         self.capabilities
     }
 
-    /// Whether `skip_verify` was asked for (it is not honoured, see
-    /// [`Endpoint::skip_verify`]).
+    /// Whether `skip_verify` was asked for ([`Endpoint::skip_verify`]).
     pub fn skip_verify_requested(&self) -> bool {
         self.skip_verify
     }

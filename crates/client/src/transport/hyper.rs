@@ -43,6 +43,7 @@ pub struct TlsConfig {
     webpki_roots: bool,
     native_roots: bool,
     extra_roots_pem: Vec<Vec<u8>>,
+    accept_invalid_certificates: bool,
 }
 
 impl std::fmt::Debug for TlsConfig {
@@ -51,6 +52,10 @@ impl std::fmt::Debug for TlsConfig {
             .field("webpki_roots", &self.webpki_roots)
             .field("native_roots", &self.native_roots)
             .field("extra_roots", &self.extra_roots_pem.len())
+            .field(
+                "accept_invalid_certificates",
+                &self.accept_invalid_certificates,
+            )
             .finish()
     }
 }
@@ -61,6 +66,7 @@ impl Default for TlsConfig {
             webpki_roots: true,
             native_roots: true,
             extra_roots_pem: Vec::new(),
+            accept_invalid_certificates: false,
         }
     }
 }
@@ -90,6 +96,19 @@ impl TlsConfig {
     #[cfg(feature = "native-roots")]
     pub fn native_roots(mut self, enabled: bool) -> Self {
         self.native_roots = enabled;
+        self
+    }
+
+    /// Accepts any server certificate: expired, self-signed, for another name. Default is
+    /// no. This is containerd's `skip_verify` (hosts.toml), for a registry whose CA cannot
+    /// be had; giving the CA with [`TlsConfig::ca_certificate_pem`] is always better.
+    ///
+    /// The handshake is still checked against the certificate's key, so the traffic is
+    /// encrypted — to whoever answered, which may be anyone on the path. Blobs and
+    /// manifests pulled by digest stay verified; what a tag resolves to does not.
+    #[cfg(feature = "rustls")]
+    pub fn danger_accept_invalid_certificates(mut self, accept: bool) -> Self {
+        self.accept_invalid_certificates = accept;
         self
     }
 }
@@ -270,12 +289,20 @@ fn rustls_config(tls: &TlsConfig) -> Result<rustls::ClientConfig, Error> {
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| ConfigError::Tls {
             reason: e.to_string(),
-        })?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        })?;
+    let config = if tls.accept_invalid_certificates {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(
+                super::no_verify::AcceptAnyCertificate::new(&provider),
+            ))
+            .with_no_client_auth()
+    } else {
+        builder.with_root_certificates(roots).with_no_client_auth()
+    };
     Ok(config)
 }

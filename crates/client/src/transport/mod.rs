@@ -7,6 +7,8 @@
 
 #[cfg(feature = "hyper")]
 mod hyper;
+#[cfg(feature = "rustls")]
+mod no_verify;
 #[cfg(feature = "hyper")]
 mod proxy;
 mod proxy_error;
