@@ -393,7 +393,31 @@ struct Transfer {
 }
 
 impl Transfer {
-    async fn open_once(&mut self) -> Result<(), Error> {
+    /// Sends the `GET` for the next bytes. A `401` or `403` from another origin than the
+    /// registry's is a redirect target refusing its signed URL (expired, most often: object
+    /// stores sign for minutes): the request goes to the registry once more, whose
+    /// redirect carries a fresh URL, before the refusal is returned.
+    async fn send_get(&mut self) -> Result<http::Response<ResponseBody>, Error> {
+        let registry = format!("{}/", self.client.origin());
+        let mut asked_again = false;
+        loop {
+            let request = self.get_request()?;
+            match self.client.send(request, self.observer.as_deref()).await {
+                Err(Error::Status(e))
+                    if !asked_again
+                        && matches!(e.status.as_u16(), 401 | 403)
+                        && !e.url.as_str().starts_with(&registry) =>
+                {
+                    tracing::info!(url = %e.url, status = %e.status,
+                        "the redirect target refused its URL; asking the registry again");
+                    asked_again = true;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn get_request(&self) -> Result<http::Request<RequestBody>, Error> {
         let mut request = self.client.request(Method::GET, self.uri.clone());
         let size = self.descriptor.size;
         if self.end < size {
@@ -410,10 +434,14 @@ impl Transfer {
                 observer.resumed(self.offset);
             }
         }
-        let request = request
+        request
             .body(RequestBody::default())
-            .map_err(|e| self.client.bad_request(e))?;
-        let response = self.client.send(request, self.observer.as_deref()).await?;
+            .map_err(|e| self.client.bad_request(e))
+    }
+
+    async fn open_once(&mut self) -> Result<(), Error> {
+        let size = self.descriptor.size;
+        let response = self.send_get().await?;
         self.url = final_url(&response, &self.uri);
         let remaining = self.end - self.offset;
         let length = content_length(response.headers());
