@@ -52,11 +52,7 @@ fn layer_digest(image: &Image) -> Digest {
     image.layers()[0].descriptor.digest.clone()
 }
 
-async fn pull(
-    running: &TestServer,
-    dir: &Path,
-    recorder: &Recorder,
-) -> Result<PullReport, Error> {
+async fn pull(running: &TestServer, dir: &Path, recorder: &Recorder) -> Result<PullReport, Error> {
     let reference = format!("{}/{REPO}:v1", running.host()).parse().unwrap();
     let options = PullOptions::default()
         .chunking(chunking())
@@ -66,7 +62,7 @@ async fn pull(
 
 /// The GETs of `digest` that `origin` answered.
 fn gets(running: &TestServer, digest: &Digest, origin: Origin) -> Vec<RequestRecord> {
-    log(running, &digest.to_string())
+    log(running, digest.as_ref())
         .into_iter()
         .filter(|r| r.method == Method::GET && r.origin == origin)
         .collect()
@@ -115,14 +111,28 @@ async fn a_large_blob_comes_in_parallel_ranges_and_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let recorder = Recorder::default();
     let report = pull(&running, dir.path(), &recorder).await.unwrap();
-    assert_eq!(report.bytes_downloaded, img.blob_list().iter().map(|b| b.bytes.len() as u64).sum::<u64>());
+    assert_eq!(
+        report.bytes_downloaded,
+        img.blob_list()
+            .iter()
+            .map(|b| b.bytes.len() as u64)
+            .sum::<u64>()
+    );
     assert_layer_in_place(dir.path(), &img);
 
     let layer = gets(&running, &layer_digest(&img), Origin::Registry);
     assert_eq!(ranges(&layer), sorted(chunk_ranges()), "each chunk once");
-    assert!(layer.iter().all(|r| r.status == StatusCode::PARTIAL_CONTENT));
+    assert!(
+        layer
+            .iter()
+            .all(|r| r.status == StatusCode::PARTIAL_CONTENT)
+    );
     // The small config is one plain request.
-    let config = gets(&running, &img.config_blob().descriptor.digest, Origin::Registry);
+    let config = gets(
+        &running,
+        &img.config_blob().descriptor.digest,
+        Origin::Registry,
+    );
     assert_eq!(config.len(), 1);
     assert_eq!(config[0].range, None);
 
@@ -241,7 +251,10 @@ async fn a_503_on_one_range_is_retried_for_that_range_only() {
         .filter(|r| r.status == StatusCode::SERVICE_UNAVAILABLE)
         .collect();
     assert_eq!(refused.len(), 1);
-    let again: Vec<_> = layer.iter().filter(|r| r.range == refused[0].range).collect();
+    let again: Vec<_> = layer
+        .iter()
+        .filter(|r| r.range == refused[0].range)
+        .collect();
     assert_eq!(again.len(), 2, "the refused range is asked for again");
     assert_eq!(again[1].status, StatusCode::PARTIAL_CONTENT);
     let distinct: BTreeSet<_> = layer.iter().map(|r| r.range.clone().unwrap()).collect();
@@ -272,7 +285,11 @@ async fn chunks_follow_the_cdn_redirect_each_and_a_refused_url_is_asked_for_agai
         .unwrap();
     assert_layer_in_place(dir.path(), &img);
     let registry = gets(&running, &digest, Origin::Registry);
-    assert_eq!(registry.len(), 6, "five chunks and one fresh URL: {registry:?}");
+    assert_eq!(
+        registry.len(),
+        6,
+        "five chunks and one fresh URL: {registry:?}"
+    );
     assert!(
         registry
             .iter()
@@ -353,5 +370,12 @@ async fn a_failed_pull_keeps_its_chunks_and_the_next_fetches_only_the_rest() {
         e,
         PullEvent::BlobStarted { digest: d, offset, .. } if *d == digest && *offset == kept_bytes
     )));
-    assert!(report.bytes_downloaded < img.blob_list().iter().map(|b| b.bytes.len() as u64).sum::<u64>());
+    assert!(
+        report.bytes_downloaded
+            < img
+                .blob_list()
+                .iter()
+                .map(|b| b.bytes.len() as u64)
+                .sum::<u64>()
+    );
 }

@@ -32,7 +32,15 @@ mod tests {
         assert_eq!(parse_size("16M"), Ok(16 << 20));
         assert_eq!(parse_size("16MiB"), Ok(16 << 20));
         assert_eq!(parse_size("1g"), Ok(1 << 30));
-        for bad in ["", "M", "16X", "-1", "1.5M", "99999999999999999999T", "16777216T"] {
+        for bad in [
+            "",
+            "M",
+            "16X",
+            "-1",
+            "1.5M",
+            "99999999999999999999T",
+            "16777216T",
+        ] {
             assert!(parse_size(bad).is_err(), "{bad}");
         }
     }

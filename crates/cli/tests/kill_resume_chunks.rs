@@ -70,7 +70,9 @@ fn asked(running: &TestServer, digest: &Digest) -> Vec<Range<u64>> {
         .into_iter()
         .filter(|r| r.method == ocipull_server::http::Method::GET)
         .map(|r| {
-            let value = r.range.expect("every request of a chunked blob has a Range");
+            let value = r
+                .range
+                .expect("every request of a chunked blob has a Range");
             let (a, b) = value
                 .strip_prefix("bytes=")
                 .and_then(|v| v.split_once('-'))
@@ -156,7 +158,11 @@ fn a_killed_chunked_pull_fetches_only_the_missing_ranges_when_run_again() {
     assert_nothing_fetched_twice(&last, &kept);
     let fetched: u64 = last.iter().map(|r| r.end - r.start).sum();
     let kept_bytes: u64 = kept.iter().map(|r| r.end - r.start).sum();
-    assert_eq!(fetched + kept_bytes, LAYER as u64, "kept and fetched make the blob");
+    assert_eq!(
+        fetched + kept_bytes,
+        LAYER as u64,
+        "kept and fetched make the blob"
+    );
 
     let path = dir.join("blobs").join("sha256").join(layer.encoded());
     let bytes = std::fs::read(&path).expect("the layer is in place");

@@ -447,7 +447,8 @@ impl Transfer {
         let length = content_length(response.headers());
         let status = response.status();
         if status == StatusCode::PARTIAL_CONTENT || status == StatusCode::OK {
-            self.ranged.get_or_insert(status == StatusCode::PARTIAL_CONTENT);
+            self.ranged
+                .get_or_insert(status == StatusCode::PARTIAL_CONTENT);
         }
         match status {
             StatusCode::PARTIAL_CONTENT => {

@@ -82,8 +82,7 @@ pub(super) async fn download(
         // The answer is the whole blob, but the bytes on disk stand elsewhere: continue
         // in order from the verified prefix.
         drop(probe);
-        return download_in_order(settings, descriptor, partial, cancel, exclude, endpoint)
-            .await;
+        return download_in_order(settings, descriptor, partial, cancel, exclude, endpoint).await;
     }
     let source = probe.source().clone();
     let stop = cancel.child_token();

@@ -167,6 +167,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::single_range_in_vec_init)] // a set holding one range
     fn ranges_merge_and_leave_gaps() {
         let mut s = RangeSet::new();
         s.insert(10..20);
