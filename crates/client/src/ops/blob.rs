@@ -819,6 +819,58 @@ mod transport_tests {
     }
 
     #[tokio::test]
+    async fn a_range_asks_for_its_end_and_resumes_within_it() {
+        let script = Script::new([
+            Reply::new(206)
+                .header("content-range", "bytes 10-19/36")
+                .data(&DATA[10..14])
+                .broken(),
+            Reply::new(206)
+                .header("content-range", "bytes 14-19/36")
+                .data(&DATA[14..20]),
+        ]);
+        let stream = script
+            .client()
+            .blob_range(&blob(), 10..20, None)
+            .await
+            .unwrap();
+        assert!(stream.ranged());
+        let got: Vec<u8> = stream.map(|c| c.unwrap().to_vec()).concat().await;
+        assert_eq!(got, &DATA[10..20]);
+        let seen = script.seen();
+        assert_eq!(seen[0].header("range"), Some("bytes=10-19"));
+        assert_eq!(seen[1].header("range"), Some("bytes=14-19"));
+    }
+
+    #[tokio::test]
+    async fn a_probe_answered_200_reads_the_whole_blob() {
+        let script = Script::new([Reply::new(200).data(&DATA[..30]).data(&DATA[30..])]);
+        let stream = script
+            .client()
+            .blob_probe_routed(&blob(), 0..10, None, &[])
+            .await
+            .unwrap();
+        assert!(!stream.ranged());
+        assert_eq!(stream.delivers(), 0..36);
+        let got: Vec<u8> = stream.map(|c| c.unwrap().to_vec()).concat().await;
+        assert_eq!(got, DATA);
+        assert_eq!(script.seen()[0].header("range"), Some("bytes=0-9"));
+    }
+
+    #[tokio::test]
+    async fn a_range_answered_200_skips_to_it_and_stops_at_its_end() {
+        let script = Script::new([Reply::new(200).data(DATA)]);
+        let stream = script
+            .client()
+            .blob_range(&blob(), 5..9, None)
+            .await
+            .unwrap();
+        assert!(!stream.ranged());
+        let got: Vec<u8> = stream.map(|c| c.unwrap().to_vec()).concat().await;
+        assert_eq!(got, &DATA[5..9]);
+    }
+
+    #[tokio::test]
     async fn blob_from_asks_for_the_rest_and_checks_only_the_size() {
         let script = Script::new([Reply::new(206)
             .header("content-range", "bytes 30-35/36")
