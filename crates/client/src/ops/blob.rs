@@ -182,6 +182,7 @@ impl Client {
             range: offset..descriptor.size,
             verify,
             probe: false,
+            chunk: false,
         };
         self.blob_get_routed(descriptor, get, observer, exclude)
             .await
@@ -202,6 +203,7 @@ impl Client {
             range,
             verify: false,
             probe: true,
+            chunk: true,
         };
         self.blob_get_routed(descriptor, get, observer, exclude)
             .await
@@ -219,6 +221,7 @@ impl Client {
             range,
             verify: false,
             probe: false,
+            chunk: true,
         };
         self.blob_single(descriptor, get, observer).await
     }
@@ -265,6 +268,7 @@ impl Client {
             range,
             verify,
             probe,
+            chunk,
         } = get;
         let offset = range.start;
         if offset > descriptor.size || range.end > descriptor.size || range.end < offset {
@@ -290,7 +294,8 @@ impl Client {
                 descriptor: descriptor.clone(),
                 url: RedactedUrl::from(&uri),
                 uri,
-                start: offset,
+                // A download continuing bytes kept from before resumes at its first request.
+                start: if chunk { offset } else { 0 },
                 offset,
                 end: range.end,
                 probe,
@@ -311,7 +316,7 @@ impl Client {
         } else {
             fetch.open().await?;
         }
-        let delivers = fetch.transfer.start..fetch.transfer.end;
+        let delivers = offset..fetch.transfer.end;
         let ranged = fetch.transfer.ranged.unwrap_or(false);
         let inner = futures_util::stream::try_unfold(fetch, |mut fetch| async move {
             Ok(fetch.next_chunk().await?.map(|chunk| (chunk, fetch)))
@@ -337,6 +342,9 @@ struct Get {
     /// Whether a `200` to a range from 0 is taken as the whole blob (see
     /// [`Client::blob_probe_routed`]).
     probe: bool,
+    /// Whether this is one chunk of a blob: its first request is no resume, whatever
+    /// its offset.
+    chunk: bool,
 }
 
 /// One blob download: the transfer and the retry loop of its operation, which covers the
@@ -370,7 +378,8 @@ struct Transfer {
     uri: Uri,
     /// The URL that answered last (after redirects).
     url: RedactedUrl,
-    /// The first byte asked for.
+    /// A request from beyond this byte is a resume (reported to the observer): a chunk's
+    /// first byte, or 0 for a download of the rest of a blob.
     start: u64,
     /// The next byte of the blob to deliver.
     offset: u64,
