@@ -12,6 +12,7 @@ mod mirrors;
 mod pull;
 mod referrers;
 mod serve;
+mod size;
 mod tags;
 
 use std::process::ExitCode;

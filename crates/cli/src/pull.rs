@@ -17,7 +17,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use ocipull_client::{DEFAULT_JOBS, Platforms, PullEvent, PullOptions};
+use ocipull_client::{
+    Chunking, DEFAULT_CHUNK_SIZE, DEFAULT_CHUNK_THRESHOLD, DEFAULT_CHUNKS_PER_BLOB,
+    DEFAULT_CHUNKS_PER_PULL, DEFAULT_JOBS, Platforms, PullEvent, PullOptions,
+};
 use ocipull_spec::{Digest, Platform, Reference};
 
 use crate::connect::{ConnectArgs, Failure, fail, fail_for, parse_reference, print_json};
@@ -51,6 +54,20 @@ pub struct Args {
     /// How many blobs to download at once.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_JOBS)]
     jobs: usize,
+    /// Bytes per Range request when a large blob is downloaded in parallel chunks (K, M,
+    /// G are powers of 1024) [default: 16M].
+    #[arg(long, value_name = "SIZE", value_parser = crate::size::parse_size)]
+    chunk_size: Option<u64>,
+    /// Blobs larger than this are downloaded in parallel chunks [default: 64M].
+    #[arg(long, value_name = "SIZE", value_parser = crate::size::parse_size)]
+    chunk_threshold: Option<u64>,
+    /// Chunks of one blob downloaded at once; 0 turns chunking off (one connection per
+    /// blob).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_CHUNKS_PER_BLOB)]
+    chunks_per_blob: usize,
+    /// Chunks downloaded at once over all the blobs of a pull.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_CHUNKS_PER_PULL)]
+    chunks_per_pull: usize,
     #[command(flatten)]
     connect: ConnectArgs,
     #[command(flatten)]
@@ -86,6 +103,18 @@ fn targets(args: &Args) -> Result<Vec<(Reference, PathBuf)>, Failure> {
     }
 }
 
+/// The chunking the flags ask for.
+fn chunking(args: &Args) -> Chunking {
+    if args.chunks_per_blob == 0 {
+        return Chunking::off();
+    }
+    Chunking::new()
+        .chunk_size(args.chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE))
+        .threshold(args.chunk_threshold.unwrap_or(DEFAULT_CHUNK_THRESHOLD))
+        .per_blob(args.chunks_per_blob)
+        .per_pull(args.chunks_per_pull)
+}
+
 /// Runs `ocipull pull`.
 pub async fn run(args: Args) -> crate::CmdResult {
     let targets = targets(&args)?;
@@ -111,6 +140,7 @@ pub async fn run(args: Args) -> crate::CmdResult {
         let reporter = progress.clone();
         let options = PullOptions::new(platforms.clone())
             .jobs(args.jobs)
+            .chunking(chunking(&args))
             .any_platform(any_platform)
             .convert_to_oci(args.convert_to_oci)
             .events(move |e| reporter.event(e));
@@ -290,6 +320,21 @@ impl Progress {
                     )),
                 }
             }
+            PullEvent::ChunkDone {
+                digest,
+                offset,
+                length,
+            } => {
+                // On a terminal the bar moves with every byte; a log gets a line per chunk.
+                if self.bars.is_none() {
+                    self.line(format!(
+                        "blob {}: chunk at {} ({}) done",
+                        short(digest),
+                        offset,
+                        HumanBytes(*length)
+                    ));
+                }
+            }
             PullEvent::Retry {
                 digest,
                 attempt,
@@ -406,6 +451,10 @@ mod tests {
             convert_to_oci: false,
             json: false,
             jobs: 2,
+            chunk_size: None,
+            chunk_threshold: None,
+            chunks_per_blob: DEFAULT_CHUNKS_PER_BLOB,
+            chunks_per_pull: DEFAULT_CHUNKS_PER_PULL,
             connect: ConnectArgs {
                 // The test registry is plain HTTP on 127.0.0.1: found without the flag.
                 insecure_http: false,

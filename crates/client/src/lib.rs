@@ -94,7 +94,9 @@ pub use error::{BoxError, ConfigError, DigestSubject, Error, HttpError};
 pub use manifest_ref::ManifestRef;
 pub use ops::{BlobStream, CatalogPage, NextPage, TagPage};
 pub use pull::{
-    Conversion, DEFAULT_JOBS, EventHandler, Platforms, PullEvent, PullOptions, PullReport,
+    Chunking, Conversion, DEFAULT_CHUNK_SIZE, DEFAULT_CHUNK_THRESHOLD, DEFAULT_CHUNKS_PER_BLOB,
+    DEFAULT_CHUNKS_PER_PULL, DEFAULT_JOBS, EventHandler, Platforms, PullEvent, PullOptions,
+    PullReport,
 };
 pub use redact::RedactedUrl;
 pub use registries::{Registries, RegistriesBuilder, RegistrySettings};

@@ -7,7 +7,12 @@
 //! N (§14.4); a `200` means the registry ignored the range, and the first N bytes are
 //! skipped — within a budget, so a registry that always ignores `Range` cannot make the
 //! client download a blob over and over.
+//!
+//! A download of one range `bytes=A-B` (a chunk of a blob fetched in parallel, see
+//! `pull/chunked.rs`) works the same way: it resumes with `bytes=N-B`, and a `206` must
+//! carry `bytes N-B/size`. Its first answer tells whether the registry honours `Range`.
 
+use std::ops::Range;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -40,6 +45,12 @@ const RANGE_IGNORED_BUDGET_FLOOR: u64 = 1024 * 1024;
 pub struct BlobStream {
     descriptor: Descriptor,
     endpoint: String,
+    /// The endpoint's client, for more requests of the same blob (its other ranges).
+    source: Client,
+    /// The bytes of the blob the stream delivers.
+    delivers: Range<u64>,
+    /// Whether the first answer was a `206`: the registry honours `Range`.
+    ranged: bool,
     inner: Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>,
 }
 
@@ -66,6 +77,22 @@ impl BlobStream {
     /// inner error is the [`Error`].
     pub fn into_reader(self) -> tokio_util::io::StreamReader<BlobStream, Bytes> {
         tokio_util::io::StreamReader::new(self)
+    }
+
+    /// The client of the endpoint serving the stream.
+    pub(crate) fn source(&self) -> &Client {
+        &self.source
+    }
+
+    /// The bytes of the blob this stream delivers: what was asked for, or the whole blob
+    /// when a registry ignoring `Range` answered a first range request with all of it.
+    pub(crate) fn delivers(&self) -> Range<u64> {
+        self.delivers.clone()
+    }
+
+    /// Whether the registry answered the first request with `206 Partial Content`.
+    pub(crate) fn ranged(&self) -> bool {
+        self.ranged
     }
 }
 
@@ -151,10 +178,65 @@ impl Client {
         observer: Option<Arc<dyn Observer>>,
         exclude: &[String],
     ) -> Result<BlobStream, Error> {
-        if offset > descriptor.size {
+        let get = Get {
+            range: offset..descriptor.size,
+            verify,
+            probe: false,
+            chunk: false,
+        };
+        self.blob_get_routed(descriptor, get, observer, exclude)
+            .await
+    }
+
+    /// Opens bytes `range` of the blob at the first endpoint with `pull` that serves it
+    /// (passing over `exclude`), as the probe of a download in ranges: a `200` answer
+    /// (the registry ignores `Range`) to a range starting at 0 is read as the whole blob,
+    /// which [`BlobStream::ranged`] and [`BlobStream::delivers`] then say.
+    pub(crate) async fn blob_probe_routed(
+        &self,
+        descriptor: &Descriptor,
+        range: Range<u64>,
+        observer: Option<Arc<dyn Observer>>,
+        exclude: &[String],
+    ) -> Result<BlobStream, Error> {
+        let get = Get {
+            range,
+            verify: false,
+            probe: true,
+            chunk: true,
+        };
+        self.blob_get_routed(descriptor, get, observer, exclude)
+            .await
+    }
+
+    /// Streams bytes `range` of the blob from this endpoint, checking only sizes (the
+    /// caller hashes the blob in order), resuming and retrying on its own.
+    pub(crate) async fn blob_range(
+        &self,
+        descriptor: &Descriptor,
+        range: Range<u64>,
+        observer: Option<Arc<dyn Observer>>,
+    ) -> Result<BlobStream, Error> {
+        let get = Get {
+            range,
+            verify: false,
+            probe: false,
+            chunk: true,
+        };
+        self.blob_single(descriptor, get, observer).await
+    }
+
+    async fn blob_get_routed(
+        &self,
+        descriptor: &Descriptor,
+        get: Get,
+        observer: Option<Arc<dyn Observer>>,
+        exclude: &[String],
+    ) -> Result<BlobStream, Error> {
+        if get.range.start > descriptor.size {
             return Err(Error::OffsetPastEnd {
                 digest: descriptor.digest.clone(),
-                offset,
+                offset: get.range.start,
                 size: descriptor.size,
             });
         }
@@ -163,7 +245,7 @@ impl Client {
                 continue;
             }
             match mirror
-                .blob_single(descriptor, offset, verify, observer.clone())
+                .blob_single(descriptor, get.clone(), observer.clone())
                 .await
             {
                 Ok(stream) => return Ok(stream),
@@ -173,17 +255,23 @@ impl Client {
                 Err(e) => return Err(e),
             }
         }
-        self.blob_single(descriptor, offset, verify, observer).await
+        self.blob_single(descriptor, get, observer).await
     }
 
     async fn blob_single(
         &self,
         descriptor: &Descriptor,
-        offset: u64,
-        verify: bool,
+        get: Get,
         observer: Option<Arc<dyn Observer>>,
     ) -> Result<BlobStream, Error> {
-        if offset > descriptor.size {
+        let Get {
+            range,
+            verify,
+            probe,
+            chunk,
+        } = get;
+        let offset = range.start;
+        if offset > descriptor.size || range.end > descriptor.size || range.end < offset {
             return Err(Error::OffsetPastEnd {
                 digest: descriptor.digest.clone(),
                 offset,
@@ -191,15 +279,28 @@ impl Client {
             });
         }
         let uri = self.url(&format!("blobs/{}", descriptor.digest))?;
-        let budget = (descriptor.size.saturating_mul(RANGE_IGNORED_BUDGET_FACTOR))
-            .max(RANGE_IGNORED_BUDGET_FLOOR);
+        // A range discards at most its own length (or the floor) to a registry that
+        // stopped honouring `Range`; the whole blob, at most its size.
+        let basis = if range.end < descriptor.size {
+            range.end - range.start
+        } else {
+            descriptor.size
+        };
+        let budget =
+            (basis.saturating_mul(RANGE_IGNORED_BUDGET_FACTOR)).max(RANGE_IGNORED_BUDGET_FLOOR);
         let mut fetch = Fetch {
             transfer: Transfer {
                 client: self.clone(),
                 descriptor: descriptor.clone(),
                 url: RedactedUrl::from(&uri),
                 uri,
+                // A download continuing bytes kept from before resumes at its first request.
+                start: if chunk { offset } else { 0 },
                 offset,
+                end: range.end,
+                probe,
+                ranged: None,
+                whole_body: false,
                 verifier: verify.then(|| descriptor.digest.verifier()),
                 body: None,
                 skip: 0,
@@ -209,21 +310,41 @@ impl Client {
             },
             retrier: self.retrier(observer),
         };
-        if offset == descriptor.size {
+        if offset == range.end {
             // Nothing to download (an empty blob, or a download already complete).
             fetch.transfer.complete()?;
         } else {
             fetch.open().await?;
         }
+        let delivers = offset..fetch.transfer.end;
+        let ranged = fetch.transfer.ranged.unwrap_or(false);
         let inner = futures_util::stream::try_unfold(fetch, |mut fetch| async move {
             Ok(fetch.next_chunk().await?.map(|chunk| (chunk, fetch)))
         });
         Ok(BlobStream {
             descriptor: descriptor.clone(),
             endpoint: self.endpoint_name(),
+            source: self.clone(),
+            delivers,
+            ranged,
             inner: Box::pin(inner),
         })
     }
+}
+
+/// What one blob request asks for.
+#[derive(Debug, Clone)]
+struct Get {
+    /// The bytes wanted (the whole blob from an offset, or one range of it).
+    range: Range<u64>,
+    /// Whether the stream checks the digest (only when it covers the whole blob).
+    verify: bool,
+    /// Whether a `200` to a range from 0 is taken as the whole blob (see
+    /// [`Client::blob_probe_routed`]).
+    probe: bool,
+    /// Whether this is one chunk of a blob: its first request is no resume, whatever
+    /// its offset.
+    chunk: bool,
 }
 
 /// One blob download: the transfer and the retry loop of its operation, which covers the
@@ -257,8 +378,19 @@ struct Transfer {
     uri: Uri,
     /// The URL that answered last (after redirects).
     url: RedactedUrl,
+    /// A request from beyond this byte is a resume (reported to the observer): a chunk's
+    /// first byte, or 0 for a download of the rest of a blob.
+    start: u64,
     /// The next byte of the blob to deliver.
     offset: u64,
+    /// The byte after the last one to deliver (the blob's size, or a range's end).
+    end: u64,
+    /// Whether a first `200` to a range from 0 extends `end` to the whole blob.
+    probe: bool,
+    /// Whether the first answer was a `206` (none yet: `None`).
+    ranged: Option<bool>,
+    /// Whether the current body is the whole blob (a `200`), read only up to `end`.
+    whole_body: bool,
     verifier: Option<DigestVerifier>,
     body: Option<ResponseBody>,
     /// Bytes still to discard from a `200` that ignored `Range`.
@@ -270,28 +402,70 @@ struct Transfer {
 }
 
 impl Transfer {
-    async fn open_once(&mut self) -> Result<(), Error> {
+    /// Sends the `GET` for the next bytes. A `401` or `403` from another origin than the
+    /// registry's is a redirect target refusing its signed URL (expired, most often: object
+    /// stores sign for minutes): the request goes to the registry once more, whose
+    /// redirect carries a fresh URL, before the refusal is returned.
+    async fn send_get(&mut self) -> Result<http::Response<ResponseBody>, Error> {
+        let registry = format!("{}/", self.client.origin());
+        let mut asked_again = false;
+        loop {
+            let request = self.get_request()?;
+            match self.client.send(request, self.observer.as_deref()).await {
+                Err(Error::Status(e))
+                    if !asked_again
+                        && matches!(e.status.as_u16(), 401 | 403)
+                        && !e.url.as_str().starts_with(&registry) =>
+                {
+                    tracing::info!(url = %e.url, status = %e.status,
+                        "the redirect target refused its URL; asking the registry again");
+                    asked_again = true;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn get_request(&self) -> Result<http::Request<RequestBody>, Error> {
         let mut request = self.client.request(Method::GET, self.uri.clone());
-        if self.offset > 0 {
+        let size = self.descriptor.size;
+        if self.end < size {
+            // RFC 9110 §14.1.2: `last-pos` is inclusive.
+            request = request.header(
+                header::RANGE,
+                format!("bytes={}-{}", self.offset, self.end - 1),
+            );
+        } else if self.offset > 0 {
             request = request.header(header::RANGE, format!("bytes={}-", self.offset));
+        }
+        if self.offset > self.start {
             if let Some(observer) = &self.observer {
                 observer.resumed(self.offset);
             }
         }
-        let request = request
+        request
             .body(RequestBody::default())
-            .map_err(|e| self.client.bad_request(e))?;
-        let response = self.client.send(request, self.observer.as_deref()).await?;
+            .map_err(|e| self.client.bad_request(e))
+    }
+
+    async fn open_once(&mut self) -> Result<(), Error> {
+        let size = self.descriptor.size;
+        let response = self.send_get().await?;
         self.url = final_url(&response, &self.uri);
-        let remaining = self.descriptor.size - self.offset;
+        let remaining = self.end - self.offset;
         let length = content_length(response.headers());
-        match response.status() {
+        let status = response.status();
+        if status == StatusCode::PARTIAL_CONTENT || status == StatusCode::OK {
+            self.ranged
+                .get_or_insert(status == StatusCode::PARTIAL_CONTENT);
+        }
+        match status {
             StatusCode::PARTIAL_CONTENT => {
                 let range = response
                     .headers()
                     .get(header::CONTENT_RANGE)
                     .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-                check_content_range(range.as_deref(), self.offset, self.descriptor.size)
+                check_content_range(range.as_deref(), self.offset, self.end, size)
                     .map_err(|reason| self.range_error(reason))?;
                 if length.is_some_and(|n| n != remaining) {
                     return Err(self.range_error(format!(
@@ -300,8 +474,14 @@ impl Transfer {
                     )));
                 }
                 self.skip = 0;
+                self.whole_body = false;
             }
             StatusCode::OK => {
+                self.whole_body = true;
+                if self.probe && self.offset == 0 {
+                    // The registry ignores `Range`: read the whole blob on this connection.
+                    self.end = size;
+                }
                 if let Some(length) = length.filter(|&n| n != self.descriptor.size) {
                     return Err(Error::BlobSize {
                         url: self.url.clone(),
@@ -366,8 +546,8 @@ impl Transfer {
                     }
                     continue;
                 }
-                // A clean end before the descriptor's size: the registry sent a short
-                // body on purpose, which another request will not fix (permanent).
+                // A clean end before the end asked for: the registry sent a short body
+                // on purpose, which another request will not fix (permanent).
                 Ok(None) => Error::BlobSize {
                     url: self.url.clone(),
                     digest: self.descriptor.digest.clone(),
@@ -400,8 +580,11 @@ impl Transfer {
         if data.is_empty() {
             return Ok(None);
         }
-        let remaining = self.descriptor.size - self.offset;
-        if data.len() as u64 > remaining {
+        let remaining = self.end - self.offset;
+        if data.len() as u64 > remaining && self.whole_body && self.end < self.descriptor.size {
+            // The whole blob answered a range: its end is not wanted here.
+            data.truncate(remaining as usize);
+        } else if data.len() as u64 > remaining {
             self.body = None;
             return Err(Error::BlobSize {
                 url: self.url.clone(),
@@ -414,7 +597,7 @@ impl Transfer {
             v.update(&data);
         }
         self.offset += data.len() as u64;
-        if self.offset == self.descriptor.size {
+        if self.offset == self.end {
             self.complete()?;
         }
         Ok(Some(data))
@@ -437,9 +620,15 @@ impl Transfer {
     }
 }
 
-/// Checks a `Content-Range` (RFC 9110 §14.4) answering `bytes=offset-` for a blob of `size`
-/// bytes: `bytes offset-(size-1)/size` (or `/*`).
-fn check_content_range(value: Option<&str>, offset: u64, size: u64) -> Result<(), String> {
+/// Checks a `Content-Range` (RFC 9110 §14.4) answering `bytes=offset-(end-1)` (or
+/// `bytes=offset-` when `end` is `size`) for a blob of `size` bytes: `bytes
+/// offset-(end-1)/size` (or `/*`).
+fn check_content_range(
+    value: Option<&str>,
+    offset: u64,
+    end: u64,
+    size: u64,
+) -> Result<(), String> {
     let value = value.ok_or("the 206 response has no Content-Range")?;
     let bad = || format!("the 206 response has Content-Range {value:?}");
     let rest = value.trim().strip_prefix("bytes ").ok_or_else(bad)?;
@@ -451,11 +640,11 @@ fn check_content_range(value: Option<&str>, offset: u64, size: u64) -> Result<()
         "*" => true,
         t => t.parse::<u64>().map_err(|_| bad())? == size,
     };
-    if first != offset || last.checked_add(1) != Some(size) || !total_ok {
+    if first != offset || last.checked_add(1) != Some(end) || !total_ok {
         return Err(format!(
             "{} instead of bytes {offset}-{}/{size}",
             bad(),
-            size.saturating_sub(1)
+            end.saturating_sub(1)
         ));
     }
     Ok(())
@@ -468,10 +657,18 @@ mod tests {
     #[test]
     fn content_range_must_continue_at_the_offset() {
         assert_eq!(
-            check_content_range(Some("bytes 10-99/100"), 10, 100),
+            check_content_range(Some("bytes 10-99/100"), 10, 100, 100),
             Ok(())
         );
-        assert_eq!(check_content_range(Some("bytes 10-99/*"), 10, 100), Ok(()));
+        assert_eq!(
+            check_content_range(Some("bytes 10-99/*"), 10, 100, 100),
+            Ok(())
+        );
+        assert_eq!(
+            check_content_range(Some("bytes 10-19/100"), 10, 20, 100),
+            Ok(())
+        );
+        assert!(check_content_range(Some("bytes 10-99/100"), 10, 20, 100).is_err());
         for bad in [
             None,
             Some("bytes 0-99/100"),
@@ -483,7 +680,7 @@ mod tests {
             Some("bytes 10-18446744073709551615/100"),
             Some("bytes */100"),
         ] {
-            assert!(check_content_range(bad, 10, 100).is_err(), "{bad:?}");
+            assert!(check_content_range(bad, 10, 100, 100).is_err(), "{bad:?}");
         }
     }
 }
@@ -628,6 +825,58 @@ mod transport_tests {
                 ..
             }
         ));
+    }
+
+    #[tokio::test]
+    async fn a_range_asks_for_its_end_and_resumes_within_it() {
+        let script = Script::new([
+            Reply::new(206)
+                .header("content-range", "bytes 10-19/36")
+                .data(&DATA[10..14])
+                .broken(),
+            Reply::new(206)
+                .header("content-range", "bytes 14-19/36")
+                .data(&DATA[14..20]),
+        ]);
+        let stream = script
+            .client()
+            .blob_range(&blob(), 10..20, None)
+            .await
+            .unwrap();
+        assert!(stream.ranged());
+        let got: Vec<u8> = stream.map(|c| c.unwrap().to_vec()).concat().await;
+        assert_eq!(got, &DATA[10..20]);
+        let seen = script.seen();
+        assert_eq!(seen[0].header("range"), Some("bytes=10-19"));
+        assert_eq!(seen[1].header("range"), Some("bytes=14-19"));
+    }
+
+    #[tokio::test]
+    async fn a_probe_answered_200_reads_the_whole_blob() {
+        let script = Script::new([Reply::new(200).data(&DATA[..30]).data(&DATA[30..])]);
+        let stream = script
+            .client()
+            .blob_probe_routed(&blob(), 0..10, None, &[])
+            .await
+            .unwrap();
+        assert!(!stream.ranged());
+        assert_eq!(stream.delivers(), 0..36);
+        let got: Vec<u8> = stream.map(|c| c.unwrap().to_vec()).concat().await;
+        assert_eq!(got, DATA);
+        assert_eq!(script.seen()[0].header("range"), Some("bytes=0-9"));
+    }
+
+    #[tokio::test]
+    async fn a_range_answered_200_skips_to_it_and_stops_at_its_end() {
+        let script = Script::new([Reply::new(200).data(DATA)]);
+        let stream = script
+            .client()
+            .blob_range(&blob(), 5..9, None)
+            .await
+            .unwrap();
+        assert!(!stream.ranged());
+        let got: Vec<u8> = stream.map(|c| c.unwrap().to_vec()).concat().await;
+        assert_eq!(got, &DATA[5..9]);
     }
 
     #[tokio::test]

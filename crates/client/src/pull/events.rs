@@ -45,6 +45,17 @@ pub enum PullEvent {
         /// How many bytes arrived in this chunk.
         bytes: u64,
     },
+    /// One chunk of a blob downloaded in parallel ranges
+    /// ([`PullOptions::chunking`](crate::PullOptions::chunking)) is on disk; its bytes were
+    /// reported as [`PullEvent::BlobProgress`] as they arrived.
+    ChunkDone {
+        /// The blob.
+        digest: Digest,
+        /// The chunk's first byte in the blob.
+        offset: u64,
+        /// Its length.
+        length: u64,
+    },
     /// A request failed and is retried after `delay`.
     Retry {
         /// The blob, when a blob download is retried (none for manifests).

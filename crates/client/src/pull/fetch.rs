@@ -1,4 +1,5 @@
-//! Fetching blobs into the layout: bounded concurrency, resumable partial files.
+//! Fetching blobs into the layout: bounded concurrency, resumable partial files; large
+//! blobs in parallel chunks (`chunked.rs`).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -6,7 +7,10 @@ use std::sync::{Arc, Mutex};
 use futures_util::StreamExt as _;
 use ocipull_spec::Descriptor;
 use ocipull_spec::layout::{LayoutError, LayoutWriter, PartialBlob};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+
+use super::Chunking;
 
 use super::events::{Events, PullEvent};
 use crate::mirror::route::falls_back;
@@ -35,6 +39,9 @@ pub(crate) struct FetchSettings {
     pub(crate) writer: Arc<LayoutWriter>,
     pub(crate) events: Events,
     pub(crate) verify_existing: bool,
+    pub(crate) chunking: Chunking,
+    /// Chunk requests in flight over the whole pull ([`Chunking::get_per_pull`]).
+    pub(crate) chunk_permits: Arc<Semaphore>,
 }
 
 /// Fetches `blobs` with at most `jobs` downloads at a time. The first failure stops the
@@ -140,23 +147,37 @@ async fn fetch_one(
                 ..Fetched::default()
             });
         }
-        let offset = partial.offset();
+        // Bytes on disk already: the in-order prefix, and the chunks a download in
+        // ranges completed.
+        let offset = partial.completed().total();
         settings.events.emit(PullEvent::BlobStarted {
             digest: descriptor.digest.clone(),
             size: descriptor.size,
             offset,
         });
         let mut endpoint = None;
-        match download(
-            settings,
-            descriptor,
-            &mut partial,
-            cancel,
-            &exclude,
-            &mut endpoint,
-        )
-        .await
-        {
+        let downloaded = if settings.chunking.applies_to(descriptor.size) {
+            super::chunked::download(
+                settings,
+                descriptor,
+                &mut partial,
+                cancel,
+                &exclude,
+                &mut endpoint,
+            )
+            .await
+        } else {
+            download(
+                settings,
+                descriptor,
+                &mut partial,
+                cancel,
+                &exclude,
+                &mut endpoint,
+            )
+            .await
+        };
+        match downloaded {
             Ok(true) => {}
             Ok(false) => {
                 // Stopped because another download failed: keep what is here for next time.
@@ -222,7 +243,7 @@ async fn fetch_one(
 }
 
 /// Streams the rest of a blob into its partial file. `Ok(false)` when cancelled.
-async fn download(
+pub(super) async fn download(
     settings: &FetchSettings,
     descriptor: &Descriptor,
     partial: &mut PartialBlob,
@@ -234,12 +255,24 @@ async fn download(
     let offset = partial.offset();
     // The partial file hashes everything written to it (including bytes kept from an
     // earlier run), so the stream only checks sizes: each byte is hashed once.
-    let mut stream = tokio::select! {
+    let stream = tokio::select! {
         biased;
         _ = cancel.cancelled() => return Ok(false),
         stream = settings.client.blob_routed(descriptor, offset, false, Some(observer), exclude) => stream?,
     };
     *endpoint = Some(stream.endpoint().to_owned());
+    drain(settings, descriptor, partial, cancel, stream).await
+}
+
+/// Writes what `stream` delivers to the end of the partial file. `Ok(false)` when
+/// cancelled.
+pub(super) async fn drain(
+    settings: &FetchSettings,
+    descriptor: &Descriptor,
+    partial: &mut PartialBlob,
+    cancel: &CancellationToken,
+    mut stream: crate::BlobStream,
+) -> Result<bool, Error> {
     loop {
         let next = tokio::select! {
             biased;

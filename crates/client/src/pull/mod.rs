@@ -10,6 +10,8 @@
 //! a manifest whose blobs are missing. Partial downloads wait outside `blobs/`; running the
 //! same pull again continues each with `Range` from where it stopped.
 
+mod chunked;
+mod chunking;
 mod convert;
 mod events;
 mod fetch;
@@ -21,6 +23,10 @@ use std::sync::Arc;
 use ocipull_spec::layout::{LayoutError, LayoutWriter};
 use ocipull_spec::{Descriptor, Digest, Platform, Reference};
 
+pub use chunking::{
+    Chunking, DEFAULT_CHUNK_SIZE, DEFAULT_CHUNK_THRESHOLD, DEFAULT_CHUNKS_PER_BLOB,
+    DEFAULT_CHUNKS_PER_PULL,
+};
 pub use convert::Conversion;
 pub use events::{EventHandler, PullEvent};
 
@@ -68,6 +74,7 @@ pub struct PullOptions {
     ref_name: Option<Option<String>>,
     any_platform: bool,
     convert_to_oci: bool,
+    chunking: Chunking,
 }
 
 impl std::fmt::Debug for PullOptions {
@@ -80,6 +87,7 @@ impl std::fmt::Debug for PullOptions {
             .field("ref_name", &self.ref_name)
             .field("any_platform", &self.any_platform)
             .field("convert_to_oci", &self.convert_to_oci)
+            .field("chunking", &self.chunking)
             .finish()
     }
 }
@@ -101,7 +109,16 @@ impl PullOptions {
             ref_name: None,
             any_platform: false,
             convert_to_oci: false,
+            chunking: Chunking::default(),
         }
+    }
+
+    /// How large blobs are split into parallel `Range` requests. Default is
+    /// [`Chunking::new`] (blobs over [`DEFAULT_CHUNK_THRESHOLD`]); [`Chunking::off`]
+    /// downloads every blob on one connection.
+    pub fn chunking(mut self, chunking: Chunking) -> Self {
+        self.chunking = chunking;
+        self
     }
 
     /// Which images of an index to pull. Default is [`Platforms::host`].
@@ -286,6 +303,10 @@ impl Client {
                 writer: writer.clone(),
                 events: events.clone(),
                 verify_existing: options.verify_existing,
+                chunking: options.chunking,
+                chunk_permits: Arc::new(tokio::sync::Semaphore::new(
+                    options.chunking.get_per_pull(),
+                )),
             },
             plan.blobs,
             options.jobs,

@@ -6,11 +6,15 @@
 //! characters cannot form `..` or a separator, so nothing is read or written outside the
 //! layout.
 
+mod chunks;
 mod error;
+mod ranges;
 mod reader;
 mod writer;
 
+pub use chunks::RangeWriter;
 pub use error::LayoutError;
+pub use ranges::RangeSet;
 pub use reader::{LayoutEntry, LayoutReader};
 pub use writer::{LayoutWriter, PartialBlob};
 

@@ -183,14 +183,29 @@ impl LayoutWriter {
             tokio::time::sleep(PARTIAL_POLL).await;
         };
         let mut verifier = d.verifier();
-        let kept = file.metadata().await.map_err(LayoutError::io(&path))?.len();
+        let len = file.metadata().await.map_err(LayoutError::io(&path))?.len();
+        // A download in ranges left a sidecar naming what is complete; without one, the
+        // file is a prefix of the blob (appended in order).
+        let ranges = match super::ranges::read_sidecar(&path, descriptor.size, len) {
+            Ok(ranges) => ranges,
+            Err(()) => {
+                // A sidecar that cannot be trusted: nothing in the file can be either.
+                file.set_len(0).await.map_err(LayoutError::io(&path))?;
+                super::ranges::remove_sidecar(&path);
+                None
+            }
+        };
+        let kept = match &ranges {
+            Some(ranges) => ranges.prefix(),
+            None => len,
+        };
         if kept > descriptor.size {
             // Longer than the blob can be: not a prefix of it.
             file.set_len(0).await.map_err(LayoutError::io(&path))?;
         } else if kept > 0 {
-            hash_into(&mut file, &mut verifier, &path).await?;
+            hash_range(&mut file, &mut verifier, kept, &path).await?;
         }
-        file.seek(std::io::SeekFrom::End(0))
+        file.seek(std::io::SeekFrom::Start(verifier.len()))
             .await
             .map_err(LayoutError::io(&path))?;
         Ok(PartialBlob {
@@ -199,6 +214,7 @@ impl LayoutWriter {
             path,
             file: BufWriter::with_capacity(WRITE_BUFFER, file),
             verifier,
+            ranges,
         })
     }
 
@@ -345,11 +361,15 @@ fn same_file(_file: &std::fs::File, path: &Path) -> bool {
 /// A blob being downloaded into a layout; see [`LayoutWriter::partial`].
 #[derive(Debug)]
 pub struct PartialBlob {
-    descriptor: Descriptor,
+    pub(super) descriptor: Descriptor,
     final_path: PathBuf,
-    path: PathBuf,
-    file: BufWriter<tokio::fs::File>,
-    verifier: DigestVerifier,
+    pub(super) path: PathBuf,
+    pub(super) file: BufWriter<tokio::fs::File>,
+    /// Hashes the in-order prefix: its length is the prefix's.
+    pub(super) verifier: DigestVerifier,
+    /// The complete ranges, once the download went by ranges (see `chunks.rs`); `None`
+    /// while the file is a prefix written in order.
+    pub(super) ranges: Option<super::RangeSet>,
 }
 
 impl PartialBlob {
@@ -365,7 +385,13 @@ impl PartialBlob {
 
     /// Appends the next bytes. More bytes than the descriptor's size is an error, and the
     /// partial file is discarded.
+    ///
+    /// After a download by ranges ([`PartialBlob::range_writer`]), the first write goes
+    /// back to writing in order: the bytes past the in-order prefix are dropped.
     pub async fn write(&mut self, bytes: &[u8]) -> Result<(), LayoutError> {
+        if self.ranges.is_some() {
+            self.keep_prefix_only().await?;
+        }
         let after = self.verifier.len() + bytes.len() as u64;
         if after > self.descriptor.size {
             let err = LayoutError::SizeMismatch {
@@ -374,6 +400,7 @@ impl PartialBlob {
                 actual: after,
             };
             let _ = tokio::fs::remove_file(&self.path).await;
+            super::ranges::remove_sidecar(&self.path);
             return Err(err);
         }
         self.verifier.update(bytes);
@@ -396,7 +423,13 @@ impl PartialBlob {
         check_size(&self.descriptor, self.verifier.len())?;
         if let Err(mismatch) = self.verifier.finish() {
             let _ = tokio::fs::remove_file(&self.path).await;
+            super::ranges::remove_sidecar(&self.path);
             return Err(mismatch.into());
+        }
+        // The sidecar goes first: a complete partial file without one is still read
+        // correctly (as a prefix), a sidecar without its file would not be.
+        if self.ranges.is_some() {
+            super::ranges::remove_sidecar(&self.path);
         }
         let file = self.file.into_inner();
         file.sync_all().await.map_err(LayoutError::io(&self.path))?;
@@ -419,6 +452,7 @@ impl PartialBlob {
 
     /// Deletes the partial file.
     pub async fn discard(self) {
+        super::ranges::remove_sidecar(&self.path);
         let _ = tokio::fs::remove_file(&self.path).await;
         drop(self.file);
     }
@@ -440,18 +474,35 @@ async fn hash_into(
     verifier: &mut DigestVerifier,
     path: &Path,
 ) -> Result<(), LayoutError> {
+    hash_range(file, verifier, u64::MAX, path).await
+}
+
+/// Hashes the next `limit` bytes of `file` (or up to its end) from where it stands.
+pub(super) async fn hash_range(
+    file: &mut tokio::fs::File,
+    verifier: &mut DigestVerifier,
+    limit: u64,
+    path: &Path,
+) -> Result<(), LayoutError> {
     let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = file.read(&mut buf).await.map_err(LayoutError::io(path))?;
+    let mut left = limit;
+    while left > 0 {
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = file
+            .read(&mut buf[..want])
+            .await
+            .map_err(LayoutError::io(path))?;
         if n == 0 {
             return Ok(());
         }
         verifier.update(&buf[..n]);
+        left -= n as u64;
     }
+    Ok(())
 }
 
 /// Writes `dir/name` through a temporary file in `dir`, fsynced before the rename.
-fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), LayoutError> {
+pub(super) fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), LayoutError> {
     let target = dir.join(name);
     let mut builder = tempfile::Builder::new();
     builder.prefix(".tmp-");
