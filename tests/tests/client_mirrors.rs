@@ -412,7 +412,7 @@ async fn skip_verify_accepts_only_that_endpoints_unknown_certificate() {
     let checked = untrusted_tls(&img);
     let skipping = untrusted_tls(&img);
     let https = |running: &TestServer| Endpoint::new(running.host()).scheme(Scheme::Https);
-    let registries = registries(
+    let both = registries(
         &upstream,
         MirrorSet::new()
             .mirror(https(&checked))
@@ -420,7 +420,7 @@ async fn skip_verify_accepts_only_that_endpoints_unknown_certificate() {
     );
     let dir = tempfile::tempdir().unwrap();
     let recorder = Recorder::default();
-    let report = registries
+    let report = both
         .pull(
             &reference(&upstream),
             dir.path(),
@@ -430,7 +430,10 @@ async fn skip_verify_accepts_only_that_endpoints_unknown_certificate() {
         .unwrap();
     assert_blobs_verified(dir.path());
     let skipping_origin = format!("https://{}", skipping.host());
-    assert_eq!(sources(&report.manifest_endpoints), [skipping_origin.clone()]);
+    assert_eq!(
+        sources(&report.manifest_endpoints),
+        [skipping_origin.clone()]
+    );
     assert_eq!(sources(&report.blob_endpoints), vec![skipping_origin; 3]);
     assert!(requests(&upstream).is_empty(), "{:?}", requests(&upstream));
     // The first mirror's certificate was still checked: it failed before any request,
@@ -451,9 +454,9 @@ async fn skip_verify_accepts_only_that_endpoints_unknown_certificate() {
 
     // Without skip_verify on any endpoint, the unknown certificate is refused everywhere
     // and the upstream serves the pull.
-    let registries = registries(&upstream, MirrorSet::new().mirror(https(&skipping)));
+    let checking = registries(&upstream, MirrorSet::new().mirror(https(&skipping)));
     let dir = tempfile::tempdir().unwrap();
-    let report = registries
+    let report = checking
         .pull(&reference(&upstream), dir.path(), &PullOptions::default())
         .await
         .unwrap();

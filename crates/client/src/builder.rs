@@ -286,8 +286,7 @@ impl ClientBuilder {
     #[cfg(feature = "rustls")]
     pub fn danger_accept_invalid_certificates(mut self, accept: bool) -> Self {
         self.tls = self.tls.danger_accept_invalid_certificates(accept);
-        self.tls_settings
-            .push("danger_accept_invalid_certificates");
+        self.tls_settings.push("danger_accept_invalid_certificates");
         self
     }
 
