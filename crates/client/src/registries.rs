@@ -164,6 +164,9 @@ impl RegistriesBuilder {
     }
 }
 
+/// What tells default transports apart: the CA bundles trusted, and `skip_verify`.
+type TransportKey = (Vec<Vec<u8>>, bool);
+
 struct Inner {
     mirrors: MirrorConfig,
     hosts: HashMap<String, RegistrySettings>,
@@ -174,7 +177,7 @@ struct Inner {
     credential_source: Option<Arc<dyn CredentialSource>>,
     /// Default transports by the CA bundles they trust and whether they check
     /// certificates at all.
-    transports: Mutex<HashMap<(Vec<Vec<u8>>, bool), BoxTransport>>,
+    transports: Mutex<HashMap<TransportKey, BoxTransport>>,
     /// Clients by (registry, repository, by tag): their token caches live on.
     clients: Mutex<HashMap<(String, Repository, bool), Client>>,
 }
