@@ -325,6 +325,28 @@ async fn manifests() {
         )
         .body(Want::Code("MANIFEST_UNKNOWN")),
         case(
+            "unknown digest message",
+            Method::GET,
+            format!("/v2/test/app/manifests/{}", Digest::sha256(b"none")),
+            404,
+        )
+        .body(Want::Check(Box::new(|a: &Answer| {
+            // A digest reference is written `repo@sha256:…`, a tag `repo:tag`.
+            let text = String::from_utf8_lossy(&a.body);
+            let want = format!("test/app@{}", Digest::sha256(b"none"));
+            assert!(text.contains(&want), "{text}");
+        }))),
+        case(
+            "unknown tag message",
+            Method::GET,
+            "/v2/test/app/manifests/nope",
+            404,
+        )
+        .body(Want::Check(Box::new(|a: &Answer| {
+            let text = String::from_utf8_lossy(&a.body);
+            assert!(text.contains("test/app:nope"), "{text}");
+        }))),
+        case(
             "invalid tag",
             Method::GET,
             "/v2/test/app/manifests/.INVALID_MANIFEST_NAME",

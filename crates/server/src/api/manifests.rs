@@ -33,7 +33,11 @@ pub(crate) fn serve_manifest(
         error(
             StatusCode::NOT_FOUND,
             ErrorCode::ManifestUnknown,
-            format!("manifest unknown: {repository}:{reference}"),
+            // `repo@sha256:…` for a digest, `repo:tag` for a tag: how references are written.
+            format!(
+                "manifest unknown: {repository}{}{reference}",
+                if reference.contains(':') { '@' } else { ':' }
+            ),
         )
     };
     let digest;
