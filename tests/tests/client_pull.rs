@@ -427,3 +427,64 @@ async fn head_tags_and_referrers() {
         .unwrap();
     assert!(none.manifests.is_empty());
 }
+
+/// A pull of `image` through `server` as the transport, where every layer GET waits until
+/// `together` of them wait at once; `None` when it could not gather them (the paused clock
+/// runs to the bound instead of the test hanging).
+async fn pull_needing_layers_in_flight(
+    image: &Image,
+    together: usize,
+    options: PullOptions,
+) -> Option<Result<ocipull_client::PullReport, Error>> {
+    use tower::ServiceExt as _;
+    let server = Server::new();
+    add(&server, "v1", image);
+    let layers: Vec<String> = image
+        .layers()
+        .iter()
+        .map(|l| format!("/blobs/{}", l.descriptor.digest))
+        .collect();
+    let gate = std::sync::Arc::new(tokio::sync::Barrier::new(together));
+    let transport =
+        tower::service_fn(move |request: http::Request<ocipull_client::RequestBody>| {
+            let (server, gate) = (server.clone(), gate.clone());
+            let is_layer = layers.iter().any(|l| request.uri().path().ends_with(l));
+            async move {
+                if is_layer {
+                    gate.wait().await;
+                }
+                server.oneshot(request).await
+            }
+        });
+    let client = ocipull_client::Client::builder("registry.test", repo())
+        .transport(transport)
+        .backoff_builder(fast_retries(1))
+        .build()
+        .unwrap();
+    let r: Reference = format!("registry.test/{REPO}:v1").parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pull = client.pull(&r, dir.path(), &options);
+    tokio::time::timeout(std::time::Duration::from_secs(3600), pull)
+        .await
+        .ok()
+}
+
+/// Small layers are fetched many at once (the small-blob lane) even with one job, so a far
+/// registry's round trips overlap; without the lane, one job fetches one at a time.
+#[tokio::test(start_paused = true)]
+async fn small_blobs_are_fetched_many_at_once_besides_the_jobs() {
+    let image = Image::builder(78).layers_raw([900; 12]).build();
+    let lane = PullOptions::default().jobs(1).small_blob_jobs(16);
+    let report = pull_needing_layers_in_flight(&image, 12, lane)
+        .await
+        .expect("twelve layer requests were in flight together")
+        .unwrap();
+    assert_eq!(report.blobs_downloaded, 13);
+
+    let no_lane = PullOptions::default().jobs(1).small_blob_jobs(0);
+    let outcome = pull_needing_layers_in_flight(&image, 12, no_lane).await;
+    assert!(
+        !matches!(outcome, Some(Ok(_))),
+        "one job cannot have twelve requests in flight"
+    );
+}

@@ -19,7 +19,8 @@ use std::sync::{Arc, Mutex};
 use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ocipull_client::{
     Chunking, DEFAULT_CHUNK_SIZE, DEFAULT_CHUNK_THRESHOLD, DEFAULT_CHUNKS_PER_BLOB,
-    DEFAULT_CHUNKS_PER_PULL, DEFAULT_JOBS, Platforms, PullEvent, PullOptions,
+    DEFAULT_CHUNKS_PER_PULL, DEFAULT_JOBS, DEFAULT_SMALL_BLOB_JOBS, Platforms, PullEvent,
+    PullOptions,
 };
 use ocipull_spec::{Digest, Platform, Reference};
 
@@ -54,6 +55,10 @@ pub struct Args {
     /// How many blobs to download at once.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_JOBS)]
     jobs: usize,
+    /// How many small blobs (1 MiB or less) to download at once besides --jobs, so that
+    /// many small layers overlap their round trips (0: small blobs wait for --jobs).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_SMALL_BLOB_JOBS)]
+    small_blob_jobs: usize,
     /// Bytes per Range request when a large blob is downloaded in parallel chunks (K, M,
     /// G are powers of 1024) [default: 16M].
     #[arg(long, value_name = "SIZE", value_parser = crate::size::parse_size)]
@@ -140,6 +145,7 @@ pub async fn run(args: Args) -> crate::CmdResult {
         let reporter = progress.clone();
         let options = PullOptions::new(platforms.clone())
             .jobs(args.jobs)
+            .small_blob_jobs(args.small_blob_jobs)
             .chunking(chunking(&args))
             .any_platform(any_platform)
             .convert_to_oci(args.convert_to_oci)
@@ -451,6 +457,7 @@ mod tests {
             convert_to_oci: false,
             json: false,
             jobs: 2,
+            small_blob_jobs: DEFAULT_SMALL_BLOB_JOBS,
             chunk_size: None,
             chunk_threshold: None,
             chunks_per_blob: DEFAULT_CHUNKS_PER_BLOB,

@@ -44,22 +44,59 @@ pub(crate) struct FetchSettings {
     pub(crate) chunk_permits: Arc<Semaphore>,
 }
 
-/// Fetches `blobs` with at most `jobs` downloads at a time. The first failure stops the
-/// others (each keeps what it wrote for the next run) and is returned.
+/// How many downloads run at once: `jobs` workers take the largest blobs first, then
+/// small ones; `small_jobs` more take only blobs of at most `small_size` bytes, so that
+/// many small layers far away overlap their round trips while large layers still get at
+/// most `jobs` connections.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Lanes {
+    pub(crate) jobs: usize,
+    pub(crate) small_jobs: usize,
+    pub(crate) small_size: u64,
+}
+
+/// The blobs still to fetch: large ones (in plan order) and small ones.
+struct Queue {
+    large: VecDeque<Descriptor>,
+    small: VecDeque<Descriptor>,
+}
+
+impl Queue {
+    fn next(&mut self, small_only: bool) -> Option<Descriptor> {
+        if small_only {
+            self.small.pop_front()
+        } else {
+            self.large.pop_front().or_else(|| self.small.pop_front())
+        }
+    }
+}
+
+/// Fetches `blobs` with the concurrency `lanes` says. The first failure stops the others
+/// (each keeps what it wrote for the next run) and is returned.
 pub(crate) async fn fetch_all(
     settings: FetchSettings,
     blobs: Vec<Descriptor>,
-    jobs: usize,
+    lanes: Lanes,
 ) -> Result<Fetched, Error> {
-    let queue = Arc::new(Mutex::new(VecDeque::from(blobs)));
+    let (small, large): (VecDeque<_>, VecDeque<_>) = blobs
+        .into_iter()
+        .partition(|d| lanes.small_jobs > 0 && d.size <= lanes.small_size);
+    // No more small-blob workers than small blobs: each would only find the queue empty.
+    let small_workers = lanes.small_jobs.min(small.len());
+    let queue = Arc::new(Mutex::new(Queue { large, small }));
     let cancel = CancellationToken::new();
     let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..jobs.max(1) {
+    let lane = std::iter::repeat_n(false, lanes.jobs.max(1))
+        .chain(std::iter::repeat_n(true, small_workers));
+    for small_only in lane {
         let (settings, queue, cancel) = (settings.clone(), queue.clone(), cancel.clone());
         workers.spawn(async move {
             let mut total = Fetched::default();
             loop {
-                let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+                let next = queue
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .next(small_only);
                 let Some(descriptor) = next else {
                     return Ok(total);
                 };

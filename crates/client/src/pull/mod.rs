@@ -36,6 +36,15 @@ use crate::{Client, Error, ManifestRef};
 /// while staying polite to the registry (Docker and containerd use 3; skopeo 6 per image).
 pub const DEFAULT_JOBS: usize = 4;
 
+/// Small blobs downloaded at once by default, besides the [`DEFAULT_JOBS`]: a blob of at
+/// most [`SMALL_BLOB_SIZE`] costs a round trip more than it costs bandwidth, so an image of
+/// many small layers far from its registry is bound by latency unless many are in flight.
+/// Each is one short request; over HTTP/2 they share one connection.
+pub const DEFAULT_SMALL_BLOB_JOBS: usize = 16;
+
+/// The largest blob that counts as small for [`PullOptions::small_blob_jobs`] (1 MiB).
+pub const SMALL_BLOB_SIZE: u64 = 1024 * 1024;
+
 /// Which images of an index to pull.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -69,6 +78,7 @@ impl Platforms {
 pub struct PullOptions {
     platforms: Platforms,
     jobs: usize,
+    small_blob_jobs: usize,
     events: Option<EventHandler>,
     verify_existing: bool,
     ref_name: Option<Option<String>>,
@@ -82,6 +92,7 @@ impl std::fmt::Debug for PullOptions {
         f.debug_struct("PullOptions")
             .field("platforms", &self.platforms)
             .field("jobs", &self.jobs)
+            .field("small_blob_jobs", &self.small_blob_jobs)
             .field("events", &self.events.is_some())
             .field("verify_existing", &self.verify_existing)
             .field("ref_name", &self.ref_name)
@@ -104,6 +115,7 @@ impl PullOptions {
         PullOptions {
             platforms,
             jobs: DEFAULT_JOBS,
+            small_blob_jobs: DEFAULT_SMALL_BLOB_JOBS,
             events: None,
             verify_existing: true,
             ref_name: None,
@@ -130,6 +142,14 @@ impl PullOptions {
     /// Blobs downloaded at once. Default is [`DEFAULT_JOBS`]; 0 counts as 1.
     pub fn jobs(mut self, jobs: usize) -> Self {
         self.jobs = jobs.max(1);
+        self
+    }
+
+    /// Small blobs (at most [`SMALL_BLOB_SIZE`]) downloaded at once in addition to
+    /// [`PullOptions::jobs`], which also take small blobs when no larger one is left.
+    /// Default is [`DEFAULT_SMALL_BLOB_JOBS`]; 0 leaves small blobs to the `jobs` alone.
+    pub fn small_blob_jobs(mut self, jobs: usize) -> Self {
+        self.small_blob_jobs = jobs;
         self
     }
 
@@ -309,7 +329,11 @@ impl Client {
                 )),
             },
             plan.blobs,
-            options.jobs,
+            fetch::Lanes {
+                jobs: options.jobs,
+                small_jobs: options.small_blob_jobs,
+                small_size: SMALL_BLOB_SIZE,
+            },
         )
         .await?;
         let ref_name = match &options.ref_name {
