@@ -22,6 +22,7 @@
 mod control;
 mod log_file;
 mod options;
+mod paced;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -261,8 +262,9 @@ async fn stop_signal() {
 /// Runs `ocipull serve`.
 pub async fn run(args: Args) -> crate::CmdResult {
     // stderr through a non-blocking writer: a slow terminal never stalls a request. The
-    // guard flushes what is queued when `run` returns.
-    let (stderr, _guard) = tracing_appender::non_blocking(std::io::stderr());
+    // guard flushes what is queued when `run` returns. Its thread writes in paced batches
+    // (see `paced`): one wake-up and one `write` per batch, not per request.
+    let (stderr, _guard) = tracing_appender::non_blocking(paced::Paced::new(std::io::stderr()));
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
     let _ = tracing_subscriber::fmt()
@@ -291,14 +293,10 @@ pub async fn run(args: Args) -> crate::CmdResult {
         })?;
     }
     let log_file = match &args.log_file {
-        Some(path) => Some(
-            log_file::open(path)
-                .await
-                .map_err(|source| ServeError::Write {
-                    path: path.clone(),
-                    source,
-                })?,
-        ),
+        Some(path) => Some(log_file::open(path).map_err(|source| ServeError::Write {
+            path: path.clone(),
+            source,
+        })?),
         None => None,
     };
     let records = args.control.map(|_| control::Records::default());
@@ -322,11 +320,8 @@ pub async fn run(args: Args) -> crate::CmdResult {
         builder = builder.on_event(move |e| {
             let _ = tx.send(e);
         });
-        writer = Some(tokio::spawn(log_file::writer(
-            rx,
-            log_file,
-            records.clone(),
-        )));
+        writer =
+            Some(log_file::spawn_writer(rx, log_file, records.clone()).map_err(ServeError::Serve)?);
     }
     let (server, summaries) = load_into(builder.build(), &args.layouts)?;
 
