@@ -2,8 +2,8 @@
 //! bodies of the control API's `POST /faults` and `POST /shaping` — read from any bytes.
 //!
 //! Input: a JSON document, read three ways: as a whole rules file
-//! ([`ocipull_server::Rules`]), as one [`FaultRule`](ocipull_server::FaultRule) and as one
-//! [`ShapingRule`](ocipull_server::ShapingRule).
+//! ([`ocipull_server::Rules`]), as one [`ocipull_server::FaultRule`] and as one
+//! [`ocipull_server::ShapingRule`].
 //!
 //! Properties: reading never panics (errors are values); whatever is accepted writes back
 //! to JSON that reads again to the same JSON (one schema, both ways); and a server built

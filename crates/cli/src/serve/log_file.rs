@@ -128,7 +128,7 @@ fn record(event: &Event, file: &mut Option<Paced<File>>, records: Option<&Record
 }
 
 /// A request's line, `{"event":"request",…the record's fields…}`, into `out`: the same
-/// object as [`line`] gives.
+/// object as [`line()`] gives.
 fn request_line(record: &RequestRecord, out: &mut Vec<u8>) -> serde_json::Result<()> {
     let fields = serde_json::to_vec(record)?;
     // The record is an object with fields: `{…}`; the event key goes in front of them.

@@ -16,7 +16,8 @@
 //! what is served follows.
 //!
 //! Requests are logged to stderr with `tracing` (filter with `RUST_LOG`, default `info`)
-//! through a non-blocking writer; `--log-file` adds JSON lines (see [`log_file`]). Ctrl-C
+//! through a non-blocking writer, in batches (a line is written within about 20 ms, see
+//! [`paced`]); `--log-file` adds JSON lines (see [`log_file`]). Ctrl-C
 //! or SIGTERM stops the server gracefully.
 
 mod control;
