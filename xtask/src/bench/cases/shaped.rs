@@ -163,8 +163,9 @@ pub fn run(ctx: &Ctx<'_>, case: Shaped<'_>) -> Table {
             "Pull `{}` ({} × {}) from `ocipull serve` shaping every request: {} \
              (`--faults` shaping rule `{}`), the same server for every contender, into a new \
              OCI layout on local disk; `sync` before each run; {second}. Rate = {} / wall time \
-             of the whole program, to a complete durable layout. CPU time and peak RSS of the \
-             client process (GNU time).",
+             of the whole program, to a complete layout (durable for `ocipull pull` and the \
+             oci-client program, which fsync). CPU time and peak RSS of the client process \
+             (GNU time).",
             image.reference("REGISTRY"),
             image.layers.len(),
             size(image.layer_size),
