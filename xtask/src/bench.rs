@@ -9,6 +9,20 @@
 //! (6) the ceilings: SHA-256 on one core, disk write + fsync, bare hyper over
 //! loopback. Every contender runs several times, alternating with its peers.
 //!
+//! Beyond loopback (issue 13's (a)–(d)), served by `ocipull serve` shaping
+//! every request with a `--faults` shaping rule, every peer pulling from the
+//! same server: (7) one big layer (1 GiB; 64 MiB with `--quick`) at 50 MB/s
+//! per connection with 20 ms added latency, `ocipull pull` vs `skopeo copy`
+//! vs the durable `oci-client` program; (8) 64 layers of 64 KiB at 20 ms
+//! latency, time to a complete durable layout; (9) as 7 under a 100 MB/s
+//! cap on all connections together; (10) `ocipull serve` manifest GETs/s
+//! under `wrk` with logging off, with its default stderr request log and with
+//! `--log-file`. Cases 7 and 9 run `ocipull pull` twice when a second
+//! configuration is known: the flags of `--ocipull-args` (or
+//! `OCIPULL_BENCH_ARGS`), else `--chunks-per-blob 8` once the built `ocipull`
+//! has that flag; otherwise only its defaults. `--cases` picks cases by
+//! number, or 7–10 by the letters a–d.
+//!
 //! Fixtures (random, incompressible) are written by `bench/tools`, the
 //! `oci-client` peer lives in `bench/peers`, both built in release mode in a
 //! workspace of their own; the installed peers come from
@@ -67,7 +81,11 @@ pub fn run(args: &[String]) -> crate::Result {
     };
     let fixtures = fixtures::prepare(&programs, &base, &options.sizes)?;
     let storage = base.join("registry");
-    fixtures::fill_registry(&programs, &fixtures, &storage, &ctx.logs)?;
+    // Only the loopback cases read Distribution's storage; pushing a big
+    // fixture into it is not worth waiting for when they do not run.
+    if options.cases.iter().any(|case| *case <= 6) {
+        fixtures::fill_registry(&programs, &fixtures, &storage, &ctx.logs)?;
+    }
 
     let mut tables = Vec::new();
     let mut ceilings = cases::limits::Ceilings::default();
@@ -143,10 +161,12 @@ pub fn run(args: &[String]) -> crate::Result {
             ceilings.loopback_many,
         ));
     }
-    // Case 6 ran first so every table could use its ceilings; it reads best last.
+    // Case 6 ran first so every table could use its ceilings; it reads best
+    // last of the loopback cases.
     if options.has(6) {
         tables.rotate_left(1);
     }
+    tables.extend(far_cases(&ctx, &options, &fixtures));
 
     let report = Report {
         command: options.command_line(),
@@ -191,6 +211,88 @@ pub fn run(args: &[String]) -> crate::Result {
         )
         .into())
     }
+}
+
+/// Cases 7–10: beyond loopback, through `ocipull serve`'s shaping rules.
+fn far_cases(
+    ctx: &Ctx<'_>,
+    options: &options::Options,
+    fixtures: &fixtures::Fixtures,
+) -> Vec<report::Table> {
+    use cases::shaped::{self, CONNECTION_RATE, LATENCY_MS, Link, Shaped, TOTAL_RATE};
+    let mut tables = Vec::new();
+    let capped = Link {
+        latency_ms: LATENCY_MS,
+        connection_rate: Some(CONNECTION_RATE),
+        total_rate: None,
+    };
+    let extra = if options.has(7) || options.has(9) {
+        shaped::second_config(ctx, options.ocipull_args.as_deref())
+    } else {
+        None
+    };
+    let big = &fixtures.shaped;
+    let size = big.layer_size >> 20;
+    if options.has(7) {
+        tables.push(shaped::run(
+            ctx,
+            Shaped {
+                id: "shaped-big",
+                title: format!(
+                    "7. (a) Client, one {size} MiB layer at 50 MB/s per connection, 20 ms away"
+                ),
+                image: big,
+                link: capped,
+                extra: extra.clone(),
+                per_layer: false,
+            },
+        ));
+    }
+    if options.has(8) {
+        let small = &fixtures.small;
+        tables.push(shaped::run(
+            ctx,
+            Shaped {
+                id: "shaped-small",
+                title: format!(
+                    "8. (b) Client, {} × {} KiB layers, 20 ms away",
+                    small.layers.len(),
+                    small.layer_size >> 10
+                ),
+                image: small,
+                link: Link {
+                    latency_ms: LATENCY_MS,
+                    connection_rate: None,
+                    total_rate: None,
+                },
+                extra: None,
+                per_layer: true,
+            },
+        ));
+    }
+    if options.has(9) {
+        tables.push(shaped::run(
+            ctx,
+            Shaped {
+                id: "shaped-total",
+                title: format!(
+                    "9. (c) Client, one {size} MiB layer at 50 MB/s per connection and \
+                     100 MB/s in total, 20 ms away"
+                ),
+                image: big,
+                link: Link {
+                    total_rate: Some(TOTAL_RATE),
+                    ..capped
+                },
+                extra,
+                per_layer: false,
+            },
+        ));
+    }
+    if options.has(10) {
+        tables.push(cases::server_log::run(ctx, fixtures));
+    }
+    tables
 }
 
 fn dir(path: PathBuf) -> crate::Result<PathBuf> {

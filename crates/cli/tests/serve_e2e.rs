@@ -195,6 +195,95 @@ async fn the_control_api_drives_a_running_registry() {
     );
 }
 
+/// Without the control API the log file's lines are written straight from each request's
+/// record: they must be the same objects, one per request, as with it.
+#[tokio::test]
+async fn the_log_file_alone_has_one_whole_line_per_request() {
+    let dir = tempfile::tempdir().unwrap();
+    layout(&dir.path().join("img"));
+    let log_path = dir.path().join("requests.jsonl");
+    let img = format!("app={}", dir.path().join("img").display());
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--layout", &img])
+        .arg("--log-file")
+        .arg(&log_path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let registry = format!("http://{}", lines.next().unwrap().unwrap());
+    std::thread::spawn(move || for _ in lines {});
+    let s = Running {
+        child,
+        registry,
+        control: String::new(),
+    };
+    let manifest = format!("{}/v2/app/manifests/v1", s.registry);
+    assert_eq!(call("GET", &manifest, "").await.0, 200);
+    assert_eq!(
+        call("GET", &format!("{}/v2/app/manifests/nope", s.registry), "")
+            .await
+            .0,
+        404
+    );
+    let deadline = Instant::now() + PATIENCE;
+    let records: Vec<serde_json::Value> = loop {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if text.lines().count() >= 2 {
+            break text
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+                .collect();
+        }
+        assert!(Instant::now() < deadline, "log file: {text}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(records.len(), 2, "{records:?}");
+    let keys: Vec<&str> = records[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut expected = [
+        "accept",
+        "authorization",
+        "bytes_sent",
+        "duration_ms",
+        "event",
+        "method",
+        "origin",
+        "path",
+        "range",
+        "status",
+        "time",
+        "user_agent",
+    ];
+    expected.sort_unstable();
+    let mut keys = keys;
+    keys.sort_unstable();
+    assert_eq!(keys, expected);
+    let r = &records[0];
+    assert_eq!(
+        (
+            r["event"].as_str(),
+            r["method"].as_str(),
+            r["origin"].as_str()
+        ),
+        (Some("request"), Some("GET"), Some("registry"))
+    );
+    assert_eq!(r["path"], "/v2/app/manifests/v1");
+    assert_eq!(
+        (r["status"].as_u64(), r["authorization"].as_bool()),
+        (Some(200), Some(false))
+    );
+    assert!(r["bytes_sent"].as_u64().unwrap() > 0);
+    assert!(r["time"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(records[1]["status"], 404);
+    drop(s);
+}
+
 #[test]
 fn the_control_api_never_shares_the_registry_port() {
     let out = Command::new(BIN)

@@ -3,6 +3,8 @@
 pub mod client;
 pub mod limits;
 pub mod server;
+pub mod server_log;
+pub mod shaped;
 
 use std::path::PathBuf;
 

@@ -68,6 +68,10 @@ pub struct Fixtures {
     pub many: Image,
     /// Many small manifests (case 3).
     pub manifests: Manifests,
+    /// One big layer for the shaped link (cases 7 and 9).
+    pub shaped: Image,
+    /// Many small layers from far away (case 8).
+    pub small: Image,
 }
 
 /// Writes whatever fixture is missing or stale under `base`.
@@ -105,6 +109,8 @@ pub fn prepare(programs: &Programs, base: &Path, sizes: &Sizes) -> crate::Result
     };
     let big = image("big", 1, 1, sizes.big_layer)?;
     let many = image("many", 2, sizes.many_layers, sizes.many_layer_size)?;
+    let shaped = image("shaped", 4, 1, sizes.shaped_layer)?;
+    let small = image("small", 5, sizes.small_layers, sizes.small_layer_size)?;
     let out = dir.join("manifests");
     let digests = dir.join("manifests.digests");
     let mut command = Command::new(&generator);
@@ -120,6 +126,8 @@ pub fn prepare(programs: &Programs, base: &Path, sizes: &Sizes) -> crate::Result
     Ok(Fixtures {
         big,
         many,
+        shaped,
+        small,
         manifests: Manifests {
             repo: "manifests",
             dir: out,

@@ -197,6 +197,32 @@ pub fn ocipull(
     addr: String,
     logs: &Path,
 ) -> crate::Result<Server> {
+    ocipull_with(program, layouts, addr, logs, None, ServeLog::Off)
+}
+
+/// How a benchmarked `ocipull serve` logs its requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServeLog {
+    /// `RUST_LOG=warn`: no line per request.
+    Off,
+    /// Its default: one line per request on stderr (`info`), through its
+    /// non-blocking writer, here into a file as a service manager would.
+    Stderr,
+    /// `--log-file FILE` (JSON lines, written by a task of its own), stderr off.
+    File,
+}
+
+/// `ocipull serve` serving each `(name, layout dir)` on `addr`, with the
+/// shaping and fault rules of `faults` (`--faults FILE`) if given, logging
+/// as `log` says. Its stdout and stderr go to `ocipull-serve.log` in `logs`.
+pub fn ocipull_with(
+    program: &Path,
+    layouts: &[(&str, &Path)],
+    addr: String,
+    logs: &Path,
+    faults: Option<&Path>,
+    log: ServeLog,
+) -> crate::Result<Server> {
     let mut command = Command::new(program);
     command.arg("serve").arg("--listen").arg(&addr);
     for (name, dir) in layouts {
@@ -204,7 +230,27 @@ pub fn ocipull(
             .arg("--layout")
             .arg(format!("{name}={}", dir.display()));
     }
-    command.env("RUST_LOG", "warn");
+    if let Some(faults) = faults {
+        command.arg("--faults").arg(faults);
+    }
+    match log {
+        // The default filter, whatever the caller's environment says.
+        ServeLog::Stderr => {
+            command.env_remove("RUST_LOG");
+        }
+        ServeLog::Off => {
+            command.env("RUST_LOG", "warn");
+        }
+        ServeLog::File => {
+            // A fresh file per server: the log appends, and one run's lines
+            // would otherwise pile onto the last's.
+            let file = logs.join("ocipull-serve.jsonl");
+            if file.exists() {
+                std::fs::remove_file(&file)?;
+            }
+            command.env("RUST_LOG", "warn").arg("--log-file").arg(file);
+        }
+    }
     Server::start(
         "ocipull serve",
         command,

@@ -108,6 +108,78 @@ pub fn evaluate(tables: &[Table]) -> Vec<Check> {
         64.0,
         "MiB",
     ));
+    checks.extend(far(tables));
+    checks
+}
+
+/// Issue 13's targets for cases 7–10. The chunked figures come from the
+/// second ocipull row (`ocipull-args`); without one they are not measurable,
+/// except the skopeo ratio, which then uses the defaults.
+fn far(tables: &[Table]) -> Vec<Check> {
+    let table = |id: &str| tables.iter().find(|t| t.id == id);
+    let rate = |id: &str, key: &str| table(id)?.rate(key);
+    let mut checks = Vec::new();
+
+    let chunked = rate("shaped-big", "ocipull-args");
+    checks.push(at_least(
+        "(a) `ocipull pull` with 8 chunks in flight ≥ 0.85 × 8 × 50 MB/s",
+        chunked,
+        Some(8.0 * 50.0),
+        0.85,
+        "of 8 × 50 MB/s",
+    ));
+    let (best, which) = match chunked {
+        Some(rate) => (Some(rate), "extra flags"),
+        None => (rate("shaped-big", "ocipull"), "defaults"),
+    };
+    let mut skopeo = at_least(
+        "(a) `ocipull pull` (with the extra flags if measured) ≥ 6× `skopeo copy`",
+        best,
+        rate("shaped-big", "skopeo"),
+        6.0,
+        "× skopeo",
+    );
+    if best.is_some() {
+        skopeo.measured.push_str(&format!(" ({which})"));
+    }
+    checks.push(skopeo);
+    let rss = table("shaped-big").and_then(|t| {
+        ["ocipull", "ocipull-args"]
+            .iter()
+            .filter_map(|key| t.row(key)?.rss_mib())
+            .reduce(f64::max)
+    });
+    checks.push(Check {
+        target: "(a) `ocipull pull` peak RSS ≤ 96 MiB".into(),
+        measured: rss.map_or("—".into(), |v| format!("{v:.1} MiB")),
+        met: rss.map(|v| v <= 96.0),
+    });
+    checks.push(at_least(
+        "(b) `ocipull pull` of 64 small layers 20 ms away ≥ 2× `skopeo copy`",
+        rate("shaped-small", "ocipull"),
+        rate("shaped-small", "skopeo"),
+        2.0,
+        "× skopeo",
+    ));
+    checks.push(at_least(
+        "(c) under a 100 MB/s total cap, chunked ≥ 95% of one connection",
+        rate("shaped-total", "ocipull-args"),
+        rate("shaped-total", "ocipull"),
+        0.95,
+        "of one connection",
+    ));
+    for (key, what) in [
+        ("stderr", "its default stderr log"),
+        ("log-file", "`--log-file`"),
+    ] {
+        checks.push(at_least(
+            &format!("(d) `ocipull serve` with {what} within 5% of logging off"),
+            rate("serve-log", key),
+            rate("serve-log", "off"),
+            0.95,
+            "of logging off",
+        ));
+    }
     checks
 }
 
@@ -201,5 +273,91 @@ mod tests {
             None
         );
         assert_eq!(check(&checks, "`ocipull serve` manifest GETs").met, None);
+        assert_eq!(check(&checks, "(a) `ocipull pull` with 8").met, None);
+        assert_eq!(check(&checks, "(d) `ocipull serve` with its").met, None);
+    }
+
+    fn table(id: &'static str, unit: &'static str, rows: Vec<Row>) -> Table {
+        Table {
+            id,
+            title: String::new(),
+            about: String::new(),
+            unit,
+            whose: "client",
+            rows,
+            ceilings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn far_targets_use_the_chunked_row_when_there_is_one() {
+        let without = [table(
+            "shaped-big",
+            "MB/s",
+            vec![row("ocipull", 48.0, 20), row("skopeo", 47.0, 60)],
+        )];
+        let checks = evaluate(&without);
+        assert_eq!(check(&checks, "(a) `ocipull pull` with 8").met, None);
+        let skopeo = check(&checks, "(a) `ocipull pull` (with");
+        assert_eq!(
+            (skopeo.measured.as_str(), skopeo.met),
+            ("1.02× skopeo (defaults)", Some(false))
+        );
+        assert_eq!(check(&checks, "(c) under").met, None);
+
+        let with = [
+            table(
+                "shaped-big",
+                "MB/s",
+                vec![
+                    row("ocipull", 48.0, 20),
+                    row("ocipull-args", 350.0, 97),
+                    row("skopeo", 47.0, 60),
+                ],
+            ),
+            table(
+                "shaped-total",
+                "MB/s",
+                vec![row("ocipull", 48.0, 20), row("ocipull-args", 95.0, 40)],
+            ),
+            table(
+                "shaped-small",
+                "layers/s",
+                vec![row("ocipull", 90.0, 20), row("skopeo", 30.0, 60)],
+            ),
+            table(
+                "serve-log",
+                "req/s",
+                vec![
+                    row("off", 1000.0, 10),
+                    row("stderr", 960.0, 10),
+                    row("log-file", 900.0, 10),
+                ],
+            ),
+        ];
+        let checks = evaluate(&with);
+        let a = check(&checks, "(a) `ocipull pull` with 8");
+        assert_eq!(
+            (a.measured.as_str(), a.met),
+            ("88% of 8 × 50 MB/s", Some(true))
+        );
+        assert_eq!(
+            check(&checks, "(a) `ocipull pull` (with").measured,
+            "7.45× skopeo (extra flags)"
+        );
+        // The larger peak of the two ocipull rows, against an inclusive limit.
+        let rss = check(&checks, "(a) `ocipull pull` peak");
+        assert_eq!((rss.measured.as_str(), rss.met), ("97.0 MiB", Some(false)));
+        assert_eq!(check(&checks, "(b)").met, Some(true));
+        assert_eq!(check(&checks, "(c) under").met, Some(true));
+        assert_eq!(
+            check(&checks, "(d) `ocipull serve` with its").met,
+            Some(true)
+        );
+        let file = check(&checks, "(d) `ocipull serve` with `--log-file`");
+        assert_eq!(
+            (file.measured.as_str(), file.met),
+            ("90% of logging off", Some(false))
+        );
     }
 }

@@ -17,12 +17,14 @@
 //! on stderr; requests for it are answered 404).
 //!
 //! Requests are logged to stderr with `tracing` (filter with `RUST_LOG`, default `info`)
-//! through a non-blocking writer; `--log-file` adds JSON lines (see [`log_file`]). Ctrl-C
+//! through a non-blocking writer, in batches (a line is written within about 20 ms, see
+//! [`paced`]); `--log-file` adds JSON lines (see [`log_file`]). Ctrl-C
 //! or SIGTERM stops the server gracefully.
 
 mod control;
 mod log_file;
 mod options;
+mod paced;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -268,8 +270,9 @@ async fn stop_signal() {
 /// Runs `ocipull serve`.
 pub async fn run(args: Args) -> crate::CmdResult {
     // stderr through a non-blocking writer: a slow terminal never stalls a request. The
-    // guard flushes what is queued when `run` returns.
-    let (stderr, _guard) = tracing_appender::non_blocking(std::io::stderr());
+    // guard flushes what is queued when `run` returns. Its thread writes in paced batches
+    // (see `paced`): one wake-up and one `write` per batch, not per request.
+    let (stderr, _guard) = tracing_appender::non_blocking(paced::Paced::new(std::io::stderr()));
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
     let _ = tracing_subscriber::fmt()
@@ -298,14 +301,10 @@ pub async fn run(args: Args) -> crate::CmdResult {
         })?;
     }
     let log_file = match &args.log_file {
-        Some(path) => Some(
-            log_file::open(path)
-                .await
-                .map_err(|source| ServeError::Write {
-                    path: path.clone(),
-                    source,
-                })?,
-        ),
+        Some(path) => Some(log_file::open(path).map_err(|source| ServeError::Write {
+            path: path.clone(),
+            source,
+        })?),
         None => None,
     };
     let records = args.control.map(|_| control::Records::default());
@@ -329,11 +328,8 @@ pub async fn run(args: Args) -> crate::CmdResult {
         builder = builder.on_event(move |e| {
             let _ = tx.send(e);
         });
-        writer = Some(tokio::spawn(log_file::writer(
-            rx,
-            log_file,
-            records.clone(),
-        )));
+        writer =
+            Some(log_file::spawn_writer(rx, log_file, records.clone()).map_err(ServeError::Serve)?);
     }
     let (server, summaries) = load_into(builder.build(), &args.layouts)?;
 

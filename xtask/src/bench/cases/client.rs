@@ -3,13 +3,76 @@
 use std::path::Path;
 use std::process::Command;
 
+use super::super::build::Programs;
 use super::super::fixtures::{Image, Manifests};
 use super::super::measure::{self, Sample};
 use super::super::report::{Ceiling, Table};
 use super::{Contender, Ctx, alternate};
 
 /// Builds the command of one run given the layout directory to write.
-type PullCommand<'a> = Box<dyn Fn(&Path) -> Command + 'a>;
+pub type PullCommand<'a> = Box<dyn Fn(&Path) -> Command + 'a>;
+
+/// `ocipull pull --insecure-http [extra…] REFERENCE DIR`, or why ocipull is missing.
+pub fn ocipull_pull<'a>(
+    ctx: &Ctx<'a>,
+    reference: &str,
+    extra: &[String],
+) -> Result<PullCommand<'a>, String> {
+    let reference = reference.to_owned();
+    let extra = extra.to_vec();
+    ctx.programs
+        .ocipull
+        .clone()
+        .map(|ocipull| -> PullCommand<'a> {
+            Box::new(move |out: &Path| {
+                let mut command = Command::new(&ocipull);
+                command
+                    .args(["pull", "--insecure-http"])
+                    .args(&extra)
+                    .arg(&reference)
+                    .arg(out);
+                command
+            })
+        })
+}
+
+/// `skopeo copy docker://REFERENCE oci:DIR:latest`, keeping the served digests.
+pub fn skopeo_copy<'a>(ctx: &Ctx<'a>, reference: &str) -> PullCommand<'a> {
+    let programs: &'a Programs = ctx.programs;
+    let skopeo = &programs.skopeo;
+    let reference = reference.to_owned();
+    Box::new(move |out: &Path| {
+        let mut command = Command::new(skopeo);
+        // --preserve-digests: store the layers as served, as skopeo does
+        // with the gzip layers of real images, instead of gzipping the
+        // uncompressed fixture (which would change its digest).
+        command
+            .args([
+                "copy",
+                "--quiet",
+                "--preserve-digests",
+                "--src-tls-verify=false",
+            ])
+            .arg(format!("docker://{reference}"))
+            .arg(format!("oci:{}:latest", out.display()));
+        command
+    })
+}
+
+/// The `oci-client` peer program in `mode` (`stream-fsync`, `stream`, `pull-api`).
+pub fn oci_client<'a>(ctx: &Ctx<'a>, mode: &'static str, reference: &str) -> PullCommand<'a> {
+    let programs: &'a Programs = ctx.programs;
+    let program = &programs.oci_client;
+    let reference = reference.to_owned();
+    Box::new(move |out: &Path| {
+        let mut command = Command::new(program);
+        command
+            .args([mode, "--image", &reference])
+            .arg("--out")
+            .arg(out);
+        command
+    })
+}
 
 /// Pulls of `image` into an OCI layout on disk: `ocipull pull`, `skopeo copy`
 /// and the `oci-client` programs. Rates are layer MB per wall second.
@@ -22,42 +85,14 @@ pub fn pull(
     ceilings: Vec<Ceiling>,
 ) -> Table {
     let reference = image.reference(addr);
-    let programs = ctx.programs;
-    let mut commands: Vec<(&'static str, &str, Result<PullCommand<'_>, String>)> = Vec::new();
-    commands.push((
-        "ocipull",
-        "`ocipull pull`",
-        programs.ocipull.clone().map(|ocipull| -> PullCommand<'_> {
-            let reference = reference.clone();
-            Box::new(move |out: &Path| {
-                let mut command = Command::new(&ocipull);
-                command
-                    .args(["pull", "--insecure-http", &reference])
-                    .arg(out);
-                command
-            })
-        }),
-    ));
-    commands.push((
-        "skopeo",
-        "`skopeo copy`",
-        Ok(Box::new(|out: &Path| {
-            let mut command = Command::new(&programs.skopeo);
-            command
-                // --preserve-digests: store the layers as served, as skopeo does
-                // with the gzip layers of real images, instead of gzipping the
-                // uncompressed fixture (which would change its digest).
-                .args([
-                    "copy",
-                    "--quiet",
-                    "--preserve-digests",
-                    "--src-tls-verify=false",
-                ])
-                .arg(format!("docker://{reference}"))
-                .arg(format!("oci:{}:latest", out.display()));
-            command
-        })),
-    ));
+    let mut commands: Vec<(&'static str, &str, Result<PullCommand<'_>, String>)> = vec![
+        (
+            "ocipull",
+            "`ocipull pull`",
+            ocipull_pull(ctx, &reference, &[]),
+        ),
+        ("skopeo", "`skopeo copy`", Ok(skopeo_copy(ctx, &reference))),
+    ];
     for (key, name, mode) in [
         (
             "oci-client-stream-fsync",
@@ -75,25 +110,15 @@ pub fn pull(
             "pull-api",
         ),
     ] {
-        let reference = reference.clone();
-        commands.push((
-            key,
-            name,
-            Ok(Box::new(move |out: &Path| {
-                let mut command = Command::new(&programs.oci_client);
-                command
-                    .args([mode, "--image", &reference])
-                    .arg("--out")
-                    .arg(out);
-                command
-            })),
-        ));
+        commands.push((key, name, Ok(oci_client(ctx, mode, &reference))));
     }
     let contenders = commands
         .into_iter()
         .map(|(key, name, command)| match command {
             Err(why) => Contender::unavailable(key, name, why),
-            Ok(command) => Contender::new(key, name, move || pull_once(ctx, image, &command)),
+            Ok(command) => Contender::new(key, name, move || {
+                pull_once(ctx, image, &command, image.bytes() as f64 / 1e6)
+            }),
         })
         .collect();
     Table {
@@ -115,14 +140,21 @@ pub fn pull(
     }
 }
 
-fn pull_once(ctx: &Ctx<'_>, image: &Image, command: &PullCommand<'_>) -> crate::Result<Sample> {
+/// One pull of `image` into a fresh layout, checked, doing `work` units (for
+/// the sample's rate); `sync` first so the previous run's writes are paid for.
+pub fn pull_once(
+    ctx: &Ctx<'_>,
+    image: &Image,
+    command: &PullCommand<'_>,
+    work: f64,
+) -> crate::Result<Sample> {
     let dir = measure::fresh_dir(ctx.work.join("pull"))?;
     let out = dir.join("layout");
     measure::sync();
     let finished = measure::timed(&ctx.programs.time, &command(&out), &dir)?;
     check_layout(&out, image)?;
     std::fs::remove_dir_all(&dir)?;
-    Ok(finished.sample(image.bytes() as f64 / 1e6))
+    Ok(finished.sample(work))
 }
 
 /// A pull that "succeeded" must have written every layer, whole.

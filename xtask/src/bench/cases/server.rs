@@ -16,7 +16,7 @@ use super::{Contender, Ctx, alternate};
 const ACCEPT_MANIFEST: &str = "Accept: application/vnd.oci.image.manifest.v1+json";
 
 /// Starts one server for one run.
-type Start<'a> = Box<dyn Fn() -> crate::Result<Server> + 'a>;
+pub type Start<'a> = Box<dyn Fn() -> crate::Result<Server> + 'a>;
 
 fn starters<'a>(
     ctx: &'a Ctx<'_>,
@@ -50,7 +50,7 @@ fn starters<'a>(
 
 /// Measures `load` against a freshly started server: the load's own figures
 /// plus the server's CPU time during the load and its peak RSS.
-fn under_load(
+pub fn under_load(
     ctx: &Ctx<'_>,
     start: &Start<'_>,
     load: impl FnOnce(&Server) -> crate::Result<Sample>,
@@ -128,7 +128,9 @@ pub fn manifests(ctx: &Ctx<'_>, fixtures: &Fixtures, storage: &Path) -> Table {
     }
 }
 
-fn wrk(ctx: &Ctx<'_>, addr: &str, path: &str) -> crate::Result<Sample> {
+/// One `wrk` run of GETs of `path` on `addr` (with the manifest `Accept`),
+/// as a sample of its requests/s and p99 latency.
+pub fn wrk(ctx: &Ctx<'_>, addr: &str, path: &str) -> crate::Result<Sample> {
     let sizes = ctx.sizes;
     let mut command = Command::new(&ctx.programs.wrk);
     command
