@@ -491,9 +491,16 @@ fn each_missing_item_of_a_layout_is_warned_about_once() {
     );
     // The stderr log is written in order: once a request's line is there, every warning
     // of the start-up is too.
-    let _ = std::net::TcpStream::connect(s.socket())
-        .and_then(|mut t| t.write_all(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n"));
+    // The answer is read before the connection closes: a request whose connection is gone
+    // may be dropped before it is answered (and logged).
+    let mut conn = std::net::TcpStream::connect(s.socket()).unwrap();
+    conn.write_all(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut status = [0u8; 12];
+    std::io::Read::read_exact(&mut conn, &mut status).unwrap();
+    assert_eq!(&status, b"HTTP/1.1 200");
     let stderr = s.stderr_until(|t| t.contains("path=/v2/"));
+    drop(conn);
     let warnings: Vec<_> = stderr
         .lines()
         .filter(|l| l.contains("WARN") && l.contains(missing.as_str()))
