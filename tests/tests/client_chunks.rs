@@ -36,8 +36,10 @@ fn chunk_ranges() -> Vec<String> {
         .collect()
 }
 
+/// Chunks always: an in-process registry is faster than any link chunks are for.
 fn chunking() -> Chunking {
     Chunking::new()
+        .single_connection_above(None)
         .threshold(CHUNK)
         .chunk_size(CHUNK)
         .per_blob(3)
@@ -378,4 +380,51 @@ async fn a_failed_pull_keeps_its_chunks_and_the_next_fetches_only_the_rest() {
                 .map(|b| b.bytes.len() as u64)
                 .sum::<u64>()
     );
+}
+
+/// Pulls `image` with `chunking` through an in-process server (no sockets, so the paused
+/// clock cannot fire a stall timeout); the layer's `Range` headers as the server got them.
+async fn ranges_asked(image: &Image, chunking: Chunking) -> Vec<Option<String>> {
+    let server = Server::builder().request_log(true).build();
+    add(&server, "v1", image);
+    let client = ocipull_client::Client::builder("registry.test", repo())
+        .transport(server.clone())
+        .build()
+        .unwrap();
+    let reference = format!("registry.test/{REPO}:v1").parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let options = PullOptions::default().chunking(chunking);
+    client.pull(&reference, dir.path(), &options).await.unwrap();
+    assert_blobs_verified(dir.path());
+    let path = format!("/blobs/{}", layer_digest(image));
+    server
+        .request_log()
+        .unwrap()
+        .records()
+        .into_iter()
+        .filter(|r| r.method == http::Method::GET && r.path.ends_with(&path))
+        .map(|r| r.range)
+        .collect()
+}
+
+/// A first chunk that comes fast (here instantly: the clock is paused, so no time passes
+/// while it streams) means a fast connection: the rest of the blob follows on one request
+/// from the end of that chunk. With the switch off, the same blob comes in chunks.
+#[tokio::test(start_paused = true)]
+async fn a_fast_first_chunk_keeps_the_blob_on_one_connection() {
+    let img = image(97);
+    let fast = chunking().single_connection_above(Some(1_000_000));
+    let asked = ranges_asked(&img, fast).await;
+    assert_eq!(
+        asked,
+        [
+            Some(format!("bytes=0-{}", CHUNK - 1)),
+            Some(format!("bytes={CHUNK}-")),
+        ]
+    );
+    let mut chunked = ranges_asked(&img, chunking()).await;
+    chunked.sort();
+    let mut want: Vec<_> = chunk_ranges().into_iter().map(Some).collect();
+    want.sort();
+    assert_eq!(chunked, want);
 }

@@ -19,8 +19,8 @@ use std::sync::{Arc, Mutex};
 use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ocipull_client::{
     Chunking, DEFAULT_CHUNK_SIZE, DEFAULT_CHUNK_THRESHOLD, DEFAULT_CHUNKS_PER_BLOB,
-    DEFAULT_CHUNKS_PER_PULL, DEFAULT_JOBS, DEFAULT_SMALL_BLOB_JOBS, Platforms, PullEvent,
-    PullOptions,
+    DEFAULT_CHUNKS_PER_PULL, DEFAULT_JOBS, DEFAULT_SINGLE_CONNECTION_ABOVE,
+    DEFAULT_SMALL_BLOB_JOBS, Platforms, PullEvent, PullOptions,
 };
 use ocipull_spec::{Digest, Platform, Reference};
 
@@ -73,6 +73,11 @@ pub struct Args {
     /// Chunks downloaded at once over all the blobs of a pull.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_CHUNKS_PER_PULL)]
     chunks_per_pull: usize,
+    /// A blob whose first chunk arrives at this rate or faster (bytes per second; K, M, G
+    /// are powers of 1024) is read on that one connection; 0 always chunks [default: 200
+    /// MB/s].
+    #[arg(long, value_name = "RATE", value_parser = crate::size::parse_size)]
+    single_connection_above: Option<u64>,
     #[command(flatten)]
     connect: ConnectArgs,
     #[command(flatten)]
@@ -118,6 +123,11 @@ fn chunking(args: &Args) -> Chunking {
         .threshold(args.chunk_threshold.unwrap_or(DEFAULT_CHUNK_THRESHOLD))
         .per_blob(args.chunks_per_blob)
         .per_pull(args.chunks_per_pull)
+        .single_connection_above(match args.single_connection_above {
+            None => Some(DEFAULT_SINGLE_CONNECTION_ABOVE),
+            Some(0) => None,
+            Some(rate) => Some(rate),
+        })
 }
 
 /// Runs `ocipull pull`.
@@ -462,6 +472,7 @@ mod tests {
             chunk_threshold: None,
             chunks_per_blob: DEFAULT_CHUNKS_PER_BLOB,
             chunks_per_pull: DEFAULT_CHUNKS_PER_PULL,
+            single_connection_above: None,
             connect: ConnectArgs {
                 // The test registry is plain HTTP on 127.0.0.1: found without the flag.
                 insecure_http: false,

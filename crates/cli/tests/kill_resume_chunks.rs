@@ -35,6 +35,9 @@ fn pull_command(running: &TestServer, dir: &Path) -> Command {
         "1M",
         "--chunks-per-blob",
         "3",
+        // Loopback is fast: without this the blob would go on one connection.
+        "--single-connection-above",
+        "0",
     ])
     .arg(format!("{}/{REPO}:v1", running.host()))
     .arg(dir)

@@ -95,8 +95,9 @@ pub use manifest_ref::ManifestRef;
 pub use ops::{BlobStream, CatalogPage, NextPage, TagPage};
 pub use pull::{
     Chunking, Conversion, DEFAULT_CHUNK_SIZE, DEFAULT_CHUNK_THRESHOLD, DEFAULT_CHUNKS_PER_BLOB,
-    DEFAULT_CHUNKS_PER_PULL, DEFAULT_JOBS, DEFAULT_SMALL_BLOB_JOBS, EventHandler, Platforms,
-    PullEvent, PullOptions, PullReport, SMALL_BLOB_SIZE,
+    DEFAULT_CHUNKS_PER_PULL, DEFAULT_JOBS, DEFAULT_SINGLE_CONNECTION_ABOVE,
+    DEFAULT_SMALL_BLOB_JOBS, EventHandler, PROBE_SAMPLE, Platforms, PullEvent, PullOptions,
+    PullReport, SMALL_BLOB_SIZE,
 };
 pub use redact::RedactedUrl;
 pub use registries::{Registries, RegistriesBuilder, RegistrySettings};

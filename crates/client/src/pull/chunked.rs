@@ -84,6 +84,41 @@ pub(super) async fn download(
         drop(probe);
         return download_in_order(settings, descriptor, partial, cancel, exclude, endpoint).await;
     }
+    let mut probe = probe;
+    let mut writer = partial.range_writer(first.clone()).await?;
+    if let Some(limit) = settings.chunking.get_single_connection_above() {
+        match sample(
+            settings,
+            descriptor,
+            &mut probe,
+            &mut writer,
+            first.clone(),
+            limit,
+        )
+        .await
+        {
+            Sampled::Slow => {}
+            sampled => {
+                // Fast: the rest of the first chunk and of the blob on this one connection.
+                let outcome = match sampled {
+                    Sampled::Failed(e) => Err(e),
+                    _ => sample_outcome(settings, descriptor, &mut probe, &mut writer).await,
+                };
+                drop(probe);
+                drop(permit);
+                let written = writer.finish().await?;
+                partial.complete(written).await?;
+                outcome?;
+                if cancel.is_cancelled() {
+                    return Ok(false);
+                }
+                tracing::debug!(digest = %descriptor.digest,
+                    "the first chunk came fast: one connection for the blob");
+                return download_in_order(settings, descriptor, partial, cancel, exclude, endpoint)
+                    .await;
+            }
+        }
+    }
     let source = probe.source().clone();
     let stop = cancel.child_token();
     let mut tasks: JoinSet<ChunkResult> = JoinSet::new();
@@ -94,7 +129,6 @@ pub(super) async fn download(
         observer: observer.clone(),
         stop: stop.clone(),
     };
-    let writer = partial.range_writer(first.clone()).await?;
     tasks.spawn(chunk.clone().run(first, Some(probe), writer, permit));
     let per_blob = settings.chunking.get_per_blob();
     // When the pull stops, the chunk tasks see `stop` too and hand back what they wrote;
@@ -220,5 +254,79 @@ impl Chunk {
                 }
             }
         }
+    }
+}
+
+/// What timing the first bytes of the probe showed.
+enum Sampled {
+    /// Slower than the limit: go on in chunks.
+    Slow,
+    /// At least as fast as the limit.
+    Fast,
+    /// The probe failed while sampled (the error comes again from the stream's end).
+    Failed(Error),
+    /// The probe ended before the sample was complete (a short first chunk).
+    Ended,
+}
+
+/// Reads up to [`PROBE_SAMPLE`](super::chunking::PROBE_SAMPLE) bytes of the probe into
+/// `writer`, timing them from the first byte, and compares their rate with `limit`.
+async fn sample(
+    settings: &FetchSettings,
+    descriptor: &Descriptor,
+    probe: &mut BlobStream,
+    writer: &mut RangeWriter,
+    first: Range<u64>,
+    limit: u64,
+) -> Sampled {
+    let want = super::chunking::PROBE_SAMPLE.min(first.end - first.start);
+    let mut got = 0u64;
+    let mut started = None;
+    while got < want {
+        match probe.next().await {
+            None => return Sampled::Ended,
+            Some(Err(e)) => return Sampled::Failed(e),
+            Some(Ok(bytes)) => {
+                // Timed from the first byte: the round trip says nothing of the rate.
+                started.get_or_insert_with(tokio::time::Instant::now);
+                if let Err(e) = writer.write(&bytes).await {
+                    return Sampled::Failed(e.into());
+                }
+                got += bytes.len() as u64;
+                progress(settings, descriptor, bytes.len());
+            }
+        }
+    }
+    let elapsed = started.map_or(std::time::Duration::ZERO, |s| s.elapsed());
+    let rate = got as f64 / elapsed.as_secs_f64().max(1e-9);
+    if rate >= limit as f64 {
+        Sampled::Fast
+    } else {
+        Sampled::Slow
+    }
+}
+
+/// Copies what is left of the probe into `writer` (nothing after a failure: its error is
+/// returned). Used when the blob goes on on one connection.
+async fn sample_outcome(
+    settings: &FetchSettings,
+    descriptor: &Descriptor,
+    probe: &mut BlobStream,
+    writer: &mut RangeWriter,
+) -> Result<(), Error> {
+    while let Some(next) = probe.next().await {
+        let bytes = next?;
+        writer.write(&bytes).await?;
+        progress(settings, descriptor, bytes.len());
+    }
+    Ok(())
+}
+
+fn progress(settings: &FetchSettings, descriptor: &Descriptor, bytes: usize) {
+    if settings.events.enabled() {
+        settings.events.emit(PullEvent::BlobProgress {
+            digest: descriptor.digest.clone(),
+            bytes: bytes as u64,
+        });
     }
 }

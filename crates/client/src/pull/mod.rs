@@ -25,7 +25,7 @@ use ocipull_spec::{Descriptor, Digest, Platform, Reference};
 
 pub use chunking::{
     Chunking, DEFAULT_CHUNK_SIZE, DEFAULT_CHUNK_THRESHOLD, DEFAULT_CHUNKS_PER_BLOB,
-    DEFAULT_CHUNKS_PER_PULL,
+    DEFAULT_CHUNKS_PER_PULL, DEFAULT_SINGLE_CONNECTION_ABOVE, PROBE_SAMPLE,
 };
 pub use convert::Conversion;
 pub use events::{EventHandler, PullEvent};
