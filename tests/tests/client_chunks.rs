@@ -385,7 +385,15 @@ async fn a_failed_pull_keeps_its_chunks_and_the_next_fetches_only_the_rest() {
 /// Pulls `image` with `chunking` through an in-process server (no sockets, so the paused
 /// clock cannot fire a stall timeout); the layer's `Range` headers as the server got them.
 async fn ranges_asked(image: &Image, chunking: Chunking) -> Vec<Option<String>> {
-    let server = Server::builder().request_log(true).build();
+    ranges_asked_from(Server::builder().request_log(true).build(), image, chunking).await
+}
+
+/// [`ranges_asked`] from a given server.
+async fn ranges_asked_from(
+    server: Server,
+    image: &Image,
+    chunking: Chunking,
+) -> Vec<Option<String>> {
     add(&server, "v1", image);
     let client = ocipull_client::Client::builder("registry.test", repo())
         .transport(server.clone())
@@ -427,4 +435,22 @@ async fn a_fast_first_chunk_keeps_the_blob_on_one_connection() {
     let mut want: Vec<_> = chunk_ranges().into_iter().map(Some).collect();
     want.sort();
     assert_eq!(chunked, want);
+}
+
+/// A first chunk slower than the limit (the server paces it at 1 MB/s, on the paused clock)
+/// is a capped link: the sampled start of the first chunk is kept, the probe's connection
+/// finishes that chunk, and the others come in parallel, each asked for once.
+#[tokio::test(start_paused = true)]
+async fn a_slow_first_chunk_goes_on_in_chunks() {
+    let img = image(98);
+    let server = Server::builder()
+        .request_log(true)
+        .shaping(ocipull_server::ShapingRule::path("/blobs/").connection_rate(1_000_000))
+        .build();
+    let limited = chunking().single_connection_above(Some(200_000_000));
+    let mut asked = ranges_asked_from(server, &img, limited).await;
+    asked.sort();
+    let mut want: Vec<_> = chunk_ranges().into_iter().map(Some).collect();
+    want.sort();
+    assert_eq!(asked, want);
 }

@@ -462,3 +462,27 @@ async fn skip_verify_accepts_only_that_endpoints_unknown_certificate() {
         .unwrap();
     assert_eq!(sources(&report.manifest_endpoints), [origin(&upstream)]);
 }
+
+#[tokio::test]
+async fn a_mirror_answering_503_is_retried_then_passed_over_for_the_upstream() {
+    let img = Image::builder(80).layers_raw([6000]).build();
+    let upstream = serving(&img, None);
+    let failing = serving(&img, None);
+    // Every manifest and blob request to the mirror fails with 503 (no Retry-After).
+    failing.server().add_fault(
+        FaultRule::path(format!("/v2/{REPO}/")).status(http::StatusCode::SERVICE_UNAVAILABLE),
+    );
+    let registries = registries(&upstream, MirrorSet::new().mirror(mirror_of(&failing)));
+    let dir = tempfile::tempdir().unwrap();
+    let report = registries
+        .pull(&reference(&upstream), dir.path(), &PullOptions::default())
+        .await
+        .unwrap();
+    assert_blobs_verified(dir.path());
+    assert_eq!(sources(&report.manifest_endpoints), [origin(&upstream)]);
+    assert_eq!(sources(&report.blob_endpoints), vec![origin(&upstream); 2]);
+    let asked = requests(&failing);
+    assert!(asked.iter().all(|r| r.status == 503), "{asked:?}");
+    // A 5xx is transient: each of the three items was tried 1 + 2 retries times there.
+    assert_eq!(asked.len(), 9, "{asked:?}");
+}
