@@ -10,32 +10,21 @@ use std::time::{Duration, Instant};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use ocipull_spec::layout::LayoutWriter;
-use ocipull_spec::{Bytes, Descriptor, Digest, media_type};
+use ocipull_spec::Bytes;
+use ocipull_spec::fixtures::Image;
+
+mod serve_support;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ocipull");
 /// Generous bound for the binary to start or a record to arrive on a busy machine.
 const PATIENCE: Duration = Duration::from_secs(30);
 
 /// A layout with one image tagged `v1`.
-fn layout(dir: &Path) {
-    let w = LayoutWriter::create(dir).unwrap();
-    let config = b"{}".to_vec();
-    let layer = b"layer bytes of the e2e image".to_vec();
-    let desc = |t: &str, b: &[u8]| Descriptor::new(t, Digest::sha256(b), b.len() as u64);
-    let (c, l) = (
-        desc(media_type::OCI_IMAGE_CONFIG, &config),
-        desc(media_type::OCI_LAYER_TAR, &layer),
-    );
-    w.write_blob_bytes(&c, &config).unwrap();
-    w.write_blob_bytes(&l, &layer).unwrap();
-    let manifest = serde_json::to_vec(&serde_json::json!({
-        "schemaVersion": 2, "mediaType": media_type::OCI_IMAGE_MANIFEST, "config": c, "layers": [l],
-    }))
-    .unwrap();
-    let m = desc(media_type::OCI_IMAGE_MANIFEST, &manifest);
-    w.write_blob_bytes(&m, &manifest).unwrap();
-    w.add_manifest(&m, Some("v1")).unwrap();
+/// The e2e image: one layer, tagged `v1`.
+fn layout(dir: &Path) -> Image {
+    let image = serve_support::image(5);
+    serve_support::write_layout(dir, &image);
+    image
 }
 
 struct Running {
@@ -193,6 +182,24 @@ async fn the_control_api_drives_a_running_registry() {
         call("DELETE", &format!("{}/log", s.control), "").await.0,
         200
     );
+
+    // A layout and a tag added at run time are served at once.
+    let other = layout(&dir.path().join("other"));
+    let body = serde_json::json!({"name": "team/other", "path": dir.path().join("other")});
+    let (status, answer) = call("POST", &format!("{}/layouts", s.control), &body.to_string()).await;
+    assert_eq!(status, 201, "{answer:?}");
+    let digest = other.manifest().digest().to_string();
+    let tag = serde_json::json!({"repository": "team/other", "tag": "stable", "digest": digest});
+    let (status, answer) = call("PUT", &format!("{}/tags", s.control), &tag.to_string()).await;
+    assert_eq!(status, 200, "{answer:?}");
+    let (status, served) = call(
+        "GET",
+        &format!("{}/v2/team/other/manifests/stable", s.registry),
+        "",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(&served[..], other.manifest().bytes());
 }
 
 /// Without the control API the log file's lines are written straight from each request's
