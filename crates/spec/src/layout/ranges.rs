@@ -145,26 +145,71 @@ pub(super) fn read_sidecar(
     Ok(Some(set))
 }
 
-/// Writes the sidecar of `partial` atomically (temporary file, `fsync`, rename).
+/// The temporary file a sidecar is written through before its rename.
+///
+/// Its name is fixed, not random: only the holder of the partial file's lock writes its
+/// sidecar, and a write cut short by a kill leaves a file the next write overwrites and
+/// [`remove_sidecar`] deletes, rather than litter nothing would ever remove.
+fn sidecar_tmp_path(partial: &Path) -> PathBuf {
+    let mut name = sidecar_path(partial).into_os_string();
+    name.push(".tmp");
+    PathBuf::from(name)
+}
+
+/// Writes the sidecar of `partial` atomically (temporary file, `fsync`, rename, then the
+/// directory synced).
 pub(super) fn write_sidecar(
     partial: &Path,
     size: u64,
     set: &RangeSet,
 ) -> Result<(), super::LayoutError> {
+    use std::io::Write as _;
     let path = sidecar_path(partial);
+    let tmp = sidecar_tmp_path(partial);
+    use super::LayoutError;
+    // `File::create` gives 0666 narrowed by the umask, like every file of the layout.
+    let mut file = std::fs::File::create(&tmp).map_err(LayoutError::io(&tmp))?;
+    file.write_all(set.to_text(size).as_bytes())
+        .map_err(LayoutError::io(&tmp))?;
+    file.sync_all().map_err(LayoutError::io(&tmp))?;
+    std::fs::rename(&tmp, &path).map_err(LayoutError::io(&path))?;
     let dir = path.parent().expect("partial files have a parent");
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    super::writer::write_atomically(dir, &name, set.to_text(size).as_bytes())
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(LayoutError::io(dir))
 }
 
-/// Deletes the sidecar of `partial`, if any.
+/// Deletes the sidecar of `partial`, and a temporary one a killed write left, if any.
 pub(super) fn remove_sidecar(partial: &Path) {
     let _ = std::fs::remove_file(sidecar_path(partial));
+    let _ = std::fs::remove_file(sidecar_tmp_path(partial));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A sidecar write cut short by a kill leaves its temporary file: the next write goes
+    /// through the same file, and removing the sidecar removes it too.
+    #[test]
+    fn a_killed_sidecar_write_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let partial = dir.path().join("sha256-ab");
+        std::fs::write(sidecar_tmp_path(&partial), b"half a line").unwrap();
+        let mut set = RangeSet::default();
+        set.insert(0..10);
+        write_sidecar(&partial, 100, &set).unwrap();
+        std::fs::write(&partial, [0u8; 10]).unwrap();
+        assert_eq!(read_sidecar(&partial, 100, 10), Ok(Some(set)));
+        assert!(!sidecar_tmp_path(&partial).exists());
+        std::fs::write(sidecar_tmp_path(&partial), b"cut short again").unwrap();
+        remove_sidecar(&partial);
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, [std::ffi::OsString::from("sha256-ab")]);
+    }
 
     #[test]
     #[allow(clippy::single_range_in_vec_init)] // a set holding one range
